@@ -1,0 +1,350 @@
+"""`CharVectorizer`: a lossless character <-> id layer."""
+
+import unicodedata
+from collections.abc import Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PADDING_ID = 0
+OOV_ID = 1
+OOV_TOKEN = "[UNK]"
+# Unknown ids decode to U+FFFD so the decoded text keeps one character per id.
+OOV_CHARACTER = "\ufffd"
+_POLICIES = ("oov", "drop", "raise")
+_NORMALIZATIONS = (None, "NFC", "NFD", "NFKC", "NFKD")
+
+
+def _codepoints(text):
+    """Unicode code points of `text` as a uint32 array, without a Python loop."""
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+@keras.saving.register_keras_serializable(package="keras_chargen")
+class CharVectorizer(keras.layers.Layer):
+    """Maps text to character ids and back, losing nothing.
+
+    Every Unicode code point is its own token: case, punctuation, `\\n`,
+    `\\r`, U+2028, emoji and combining marks are all kept. Id 0 is padding
+    (and the mask value), id 1 stands for characters outside the
+    vocabulary, and the vocabulary's characters follow from id 2 in the
+    order given (sorted by code point when learned with `adapt()`).
+
+    The vocabulary lives in `get_config()` as a JSON list of characters, so
+    a `.keras` file restores it exactly (Keras' `StringLookup` stores it as
+    newline-joined text and silently loses `"\\n"`).
+
+    Args:
+        vocabulary: Optional list of single characters (or a string, read as
+            its characters). Defaults to `None`: call `adapt()` first.
+        sequence_length: Optional int. When set, outputs are padded or
+            truncated to this length: truncation keeps the **last**
+            characters and padding (id 0) goes on the **left**, so the last
+            position always holds the text's last character, which is what
+            generation needs. Defaults to `None`: one id per character, a
+            ragged tensor for a batch.
+        normalization: Optional Unicode normalisation form applied before
+            lookup: `"NFC"`, `"NFD"`, `"NFKC"` or `"NFKD"`. Defaults to
+            `None` (text is used exactly as given).
+        on_unknown: What to do with a character outside the vocabulary:
+            `"oov"` maps it to id 1, `"drop"` removes it, `"raise"` raises a
+            `ValueError` naming it. Defaults to `"oov"`.
+
+    Call arguments:
+        inputs: a `str`, a list of `str`, or a string tensor.
+
+    Returns:
+        int32 ids: a 1-D tensor for one string; for a batch, a
+        `tf.RaggedTensor` (or a dense `(batch, sequence_length)` tensor when
+        `sequence_length` is set).
+
+    Example:
+
+    ```python
+    vectorizer = keras_chargen.CharVectorizer()
+    vectorizer.adapt("Hello, world!\\n")
+    ids = vectorizer.encode("Hello")
+    vectorizer.decode(ids)  # "Hello"
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary=None,
+        sequence_length=None,
+        normalization=None,
+        on_unknown="oov",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if sequence_length is not None and (
+            not isinstance(sequence_length, int) or sequence_length < 1
+        ):
+            raise ValueError(
+                "`sequence_length` must be None or a positive int. "
+                f"Received: sequence_length={sequence_length!r}"
+            )
+        if normalization not in _NORMALIZATIONS:
+            raise ValueError(
+                f"`normalization` must be one of {_NORMALIZATIONS}. "
+                f"Received: normalization={normalization!r}"
+            )
+        if on_unknown not in _POLICIES:
+            raise ValueError(
+                f"`on_unknown` must be one of {_POLICIES}. "
+                f"Received: on_unknown={on_unknown!r}"
+            )
+        self.sequence_length = sequence_length
+        self.normalization = normalization
+        self.on_unknown = on_unknown
+        self.vocabulary = None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # ----------------------------------------------------------- vocabulary
+    def set_vocabulary(self, vocabulary):
+        """Sets the vocabulary from a list of distinct single characters."""
+        if isinstance(vocabulary, str):
+            vocabulary = list(vocabulary)
+        vocabulary = list(vocabulary)
+        bad = [c for c in vocabulary if not isinstance(c, str) or len(c) != 1]
+        if bad:
+            raise ValueError(
+                "`vocabulary` must be a list of single characters. "
+                f"Received these entries: {bad[:5]!r}"
+            )
+        if not vocabulary:
+            raise ValueError("`vocabulary` must not be empty. Received: []")
+        if len(set(vocabulary)) != len(vocabulary):
+            dupes = sorted({c for c in vocabulary if vocabulary.count(c) > 1})
+            raise ValueError(
+                "`vocabulary` must not repeat a character. "
+                f"Received duplicates: {dupes[:5]!r}"
+            )
+        self.vocabulary = vocabulary
+        codes = np.array([ord(c) for c in vocabulary], dtype=np.uint32)
+        order = np.argsort(codes)
+        self._sorted_codes = codes[order]
+        self._sorted_ids = (order + 2).astype(np.int32)
+        # id -> code point; ids 0 and 1 are handled separately in decode.
+        self._id_to_code = np.concatenate(
+            [np.array([0, ord(OOV_CHARACTER)], np.uint32), codes]
+        )
+        self._tf_codes = tf.constant(self._sorted_codes.astype(np.int32))
+        self._tf_ids = tf.constant(self._sorted_ids)
+
+    def adapt(self, data):
+        """Learns the vocabulary: every distinct character, by code point.
+
+        Args:
+            data: a `str`, an iterable of `str`, or a `tf.data.Dataset` of
+                string scalars or batches.
+
+        Raises:
+            ValueError: if `data` holds no characters.
+            TypeError: if `data` is not text.
+        """
+        chars = set()
+        for chunk in self._iter_text(data):
+            chars.update(self._normalize(chunk))
+        if not chars:
+            raise ValueError(
+                "Cannot adapt `CharVectorizer` on empty text: the data holds "
+                f"no characters. Received: data={_describe(data)}"
+            )
+        self.set_vocabulary(sorted(chars))
+
+    @staticmethod
+    def _iter_text(data):
+        if isinstance(data, str):
+            yield data
+        elif isinstance(data, tf.data.Dataset):
+            for item in data.as_numpy_iterator():
+                for value in np.ravel(item):
+                    yield value.decode("utf-8")
+        elif isinstance(data, Iterable) and not isinstance(data, bytes | np.ndarray):
+            for item in data:
+                if not isinstance(item, str):
+                    raise TypeError(
+                        "`adapt()` expects a str, an iterable of str or a "
+                        f"tf.data.Dataset of strings. Received an item of type "
+                        f"{type(item).__name__}: {item!r:.50}"
+                    )
+                yield item
+        else:
+            raise TypeError(
+                "`adapt()` expects a str, an iterable of str or a "
+                f"tf.data.Dataset of strings. Received: {_describe(data)}"
+            )
+
+    def get_vocabulary(self):
+        """The id -> token list: `["", "[UNK]", *characters]`."""
+        self._check_adapted()
+        return ["", OOV_TOKEN, *self.vocabulary]
+
+    def vocabulary_size(self):
+        """Number of ids, the two reserved ones included."""
+        self._check_adapted()
+        return len(self.vocabulary) + 2
+
+    def _check_adapted(self):
+        if self.vocabulary is None:
+            raise ValueError(
+                "This `CharVectorizer` has no vocabulary yet. Call "
+                "`adapt(text)` or pass `vocabulary=` first."
+            )
+
+    def _normalize(self, text):
+        if self.normalization is None:
+            return text
+        return unicodedata.normalize(self.normalization, text)
+
+    # ------------------------------------------------------- NumPy fast path
+    def encode(self, text):
+        """Encodes one string to a 1-D int32 NumPy array (no padding)."""
+        self._check_adapted()
+        if not isinstance(text, str):
+            raise TypeError(f"`encode()` expects a str. Received: {_describe(text)}")
+        codes = _codepoints(self._normalize(text))
+        pos = np.searchsorted(self._sorted_codes, codes)
+        pos = np.minimum(pos, len(self._sorted_codes) - 1)
+        known = self._sorted_codes[pos] == codes
+        if known.all():
+            return self._sorted_ids[pos]
+        if self.on_unknown == "raise":
+            unknown = sorted({chr(c) for c in codes[~known]})
+            raise ValueError(
+                f"Text holds {len(unknown)} character(s) outside the "
+                f"vocabulary: {unknown[:10]!r}. Received on_unknown='raise'; "
+                "use on_unknown='oov' or 'drop' to accept them."
+            )
+        if self.on_unknown == "drop":
+            return self._sorted_ids[pos[known]]
+        return np.where(known, self._sorted_ids[pos], OOV_ID).astype(np.int32)
+
+    def decode(self, ids):
+        """Decodes ids to a string. Padding (0) is skipped; 1 becomes U+FFFD.
+
+        Raises:
+            ValueError: if an id is outside `[0, vocabulary_size())`.
+        """
+        self._check_adapted()
+        ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(
+                f"`decode()` expects integer ids. Received dtype {ids.dtype}"
+            )
+        ids = ids.reshape(-1).astype(np.int64)
+        bad = ids[(ids < 0) | (ids >= self.vocabulary_size())]
+        if bad.size:
+            raise ValueError(
+                f"Ids must be in [0, {self.vocabulary_size()}) for this "
+                f"vocabulary. Received out-of-range ids: {bad[:10].tolist()}"
+            )
+        ids = ids[ids != PADDING_ID]
+        return self._id_to_code[ids].tobytes().decode("utf-32-le")
+
+    def detokenize(self, ids):
+        """Decodes one sequence to a `str`, or a batch to a list of `str`."""
+        if isinstance(ids, tf.RaggedTensor):
+            return [self.decode(row) for row in ids.numpy()]
+        ids = keras.ops.convert_to_numpy(ids)
+        if ids.ndim <= 1:
+            return self.decode(ids)
+        return [self.decode(row) for row in ids]
+
+    # ----------------------------------------------------------- layer call
+    def __call__(self, inputs, **kwargs):
+        # Keras only takes tensors positionally: convert Python strings first.
+        self._check_adapted()
+        return super().__call__(self._to_string_tensor(inputs), **kwargs)
+
+    def call(self, inputs):
+        if self.normalization is not None:
+            inputs = tf.numpy_function(
+                self._normalize_array, [inputs], tf.string, stateful=False
+            )
+        scalar = inputs.shape.rank == 0
+        codes = tf.strings.unicode_decode(
+            tf.reshape(inputs, [-1]) if scalar else inputs, "UTF-8"
+        )
+        flat = codes.flat_values
+        pos = tf.searchsorted(self._tf_codes, flat)
+        pos = tf.minimum(pos, tf.size(self._tf_codes) - 1)
+        known = tf.equal(tf.gather(self._tf_codes, pos), flat)
+        ids = tf.where(known, tf.gather(self._tf_ids, pos), OOV_ID)
+        ids = codes.with_flat_values(ids)
+        if self.on_unknown == "drop":
+            ids = tf.ragged.boolean_mask(ids, codes.with_flat_values(known))
+        elif self.on_unknown == "raise":
+            check = tf.debugging.Assert(
+                tf.reduce_all(known),
+                [
+                    "CharVectorizer(on_unknown='raise'): text holds characters "
+                    "outside the vocabulary."
+                ],
+            )
+            with tf.control_dependencies([check]):
+                ids = tf.identity(ids)
+        if self.sequence_length is not None:
+            ids = self._pad_left(ids)
+        elif scalar:
+            ids = ids.values
+        return ids[0] if scalar and self.sequence_length is not None else ids
+
+    def _pad_left(self, ids):
+        length = self.sequence_length
+        # Reverse, truncate/pad on the right, reverse back: keeps the last
+        # characters and puts padding on the left.
+        dense = ids[:, ::-1].to_tensor(default_value=PADDING_ID, shape=[None, length])
+        return dense[:, ::-1]
+
+    def _normalize_array(self, array):
+        normalize = np.vectorize(
+            lambda b: self._normalize(b.decode("utf-8")).encode("utf-8"),
+            otypes=[object],
+        )
+        return normalize(array).astype(bytes) if array.size else array
+
+    def _to_string_tensor(self, inputs):
+        if isinstance(inputs, str):
+            return tf.constant(inputs)
+        if isinstance(inputs, list | tuple):
+            if not all(isinstance(x, str) for x in inputs):
+                raise TypeError(
+                    "`CharVectorizer` expects a str, a list of str or a string "
+                    f"tensor. Received a list holding: {_describe(inputs)}"
+                )
+            return tf.constant(list(inputs), dtype=tf.string)
+        if isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string:
+            return inputs
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO":
+            return tf.constant(inputs.astype(str).tolist(), dtype=tf.string)
+        raise TypeError(
+            "`CharVectorizer` expects a str, a list of str or a string tensor. "
+            f"Received: {_describe(inputs)}"
+        )
+
+    def compute_output_spec(self, inputs):
+        shape = (None, self.sequence_length) if self.sequence_length else (None, None)
+        return keras.KerasTensor(shape, dtype="int32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": self.vocabulary,
+                "sequence_length": self.sequence_length,
+                "normalization": self.normalization,
+                "on_unknown": self.on_unknown,
+            }
+        )
+        return config
+
+
+def _describe(value):
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} (of type {type(value).__name__})"

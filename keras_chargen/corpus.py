@@ -1,0 +1,401 @@
+"""Load a text corpus: a named book, a local file, a URL or the embedded default."""
+
+import codecs
+import hashlib
+import os
+import re
+import tempfile
+import time
+import urllib.parse
+import warnings
+from typing import NamedTuple
+
+import requests
+
+# Seconds before the first retry; it doubles on each further retry.
+RETRY_BACKOFF_SECONDS = 0.5
+
+_CHUNK_SIZE = 1 << 16
+_WHITESPACE_MODES = ("keep", "lines", "collapse")
+_GUTENBERG_START = re.compile(r"^\*{3}\s*START OF.*PROJECT GUTENBERG.*$", re.I | re.M)
+_GUTENBERG_END = re.compile(r"^\*{3}\s*END OF.*PROJECT GUTENBERG.*$", re.I | re.M)
+_TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+class _NamedCorpus(NamedTuple):
+    url: str
+    # None where upstream edits the file (Gutenberg rewrites its licence text);
+    # the hash recorded at download time then guards the cached copy.
+    sha256: str | None
+
+
+_NAMED_CORPORA = {
+    "alice": _NamedCorpus("https://www.gutenberg.org/cache/epub/11/pg11.txt", None),
+    "shakespeare": _NamedCorpus(
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+        "tinyshakespeare/input.txt",
+        "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+    ),
+}
+
+
+class CorpusError(ValueError):
+    """A corpus could not be found, downloaded, decoded, or holds no text."""
+
+
+class _TransientError(CorpusError):
+    """A failure worth retrying: network trouble, HTTP 5xx, a truncated body."""
+
+
+def list_corpora():
+    """Returns the names `load_corpus` accepts: `"pydoc"` and the downloadable books.
+
+    >>> keras_chargen.list_corpora()
+    ('pydoc', 'alice', 'shakespeare')
+    """
+    return ("pydoc", *sorted(_NAMED_CORPORA))
+
+
+def load_corpus(
+    source="pydoc",
+    *,
+    cache_dir=None,
+    normalize_whitespace="keep",
+    encoding="utf-8",
+    timeout=(5.0, 30.0),
+    retries=3,
+    verbose=True,
+):
+    """Loads a text corpus as one string.
+
+    `source` is one of:
+
+    - `"pydoc"`: the embedded offline corpus, the help topics every Python
+      ships in `pydoc_data.topics` (sorted by name, a blank line between).
+    - `"alice"` (Project Gutenberg #11) or `"shakespeare"` (tiny-shakespeare):
+      downloaded once, then read from the cache. When the download fails,
+      a `UserWarning` says why and the `"pydoc"` corpus is returned instead.
+    - an `http://` or `https://` URL: downloaded once, then read from the cache.
+    - a path to a local file (`str` or `os.PathLike`). A file whose name is a
+      corpus name must be given with its folder, e.g. `"./alice"`.
+
+    A URL or path never falls back: any failure raises `CorpusError`.
+
+    Downloads use a connect/read timeout and retry network errors, truncated
+    bodies and HTTP 5xx with exponential backoff; HTTP 4xx is not retried.
+    A download is written to a temporary file and moved into the cache only
+    when complete; its sha256 goes to a `<file>.sha256` sidecar. A cached file
+    that fails its hash check is reported with a warning and downloaded again.
+
+    Line endings become `\\n` (as Python's text mode does). Text between the
+    Project Gutenberg `*** START OF ... ***` and `*** END OF ... ***` lines is
+    kept and the licence around it removed, for any source that has them.
+
+    Args:
+        source: a corpus name, a URL or a path. Defaults to `"pydoc"`.
+        cache_dir: folder for downloads. Defaults to
+            `$KERAS_HOME/datasets/keras_chargen`, or
+            `~/.keras/datasets/keras_chargen` when `KERAS_HOME` is not set.
+        normalize_whitespace: `"keep"` keeps the text as is; `"lines"`
+            collapses runs of spaces and tabs to one space, drops trailing
+            spaces, limits blank lines to one and strips the ends; `"collapse"`
+            turns every whitespace run, newlines included, into one space.
+            Defaults to `"keep"`.
+        encoding: text encoding of a path or URL; a UTF-8 byte-order mark is
+            dropped. Named corpora are always UTF-8. Defaults to `"utf-8"`.
+        timeout: seconds, or a `(connect, read)` pair, passed to `requests`.
+            Defaults to `(5.0, 30.0)`.
+        retries: download attempts before giving up. Defaults to `3`.
+        verbose: print one line per download with its size. Defaults to `True`.
+
+    Returns:
+        The text, a non-empty `str`.
+
+    Raises:
+        CorpusError: the source is unknown, cannot be read or downloaded, is
+            not valid text in `encoding`, or is empty.
+        ValueError: an invalid `normalize_whitespace`, `encoding` or `retries`.
+
+    Example:
+
+    ```python
+    text = keras_chargen.load_corpus("alice", normalize_whitespace="lines")
+    ```
+    """
+    _check_options(normalize_whitespace, encoding, retries)
+    fetch = dict(cache_dir=cache_dir, timeout=timeout, retries=retries, verbose=verbose)
+    if isinstance(source, str) and source == "pydoc":
+        text = _pydoc_text()
+    elif isinstance(source, str) and source in _NAMED_CORPORA:
+        text = _load_named(source, fetch)
+    elif isinstance(source, str) and re.match(r"https?://", source, re.I):
+        text = _load_url(source, encoding, fetch)
+    else:
+        text = _decode(_read_file(source), encoding, os.fspath(source))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _normalize_spaces(strip_gutenberg(text), normalize_whitespace)
+    if not text.strip():
+        raise CorpusError(f"The corpus is empty. Received: source={source!r}")
+    return text
+
+
+def strip_gutenberg(text):
+    """Removes the Project Gutenberg licence header and footer.
+
+    Keeps the text between the `*** START OF ... PROJECT GUTENBERG ...` line
+    and the matching `*** END OF ...` line (case-insensitive), stripped of
+    surrounding whitespace. Without an END line everything after START is
+    kept; without a START line the text is returned unchanged.
+
+    Args:
+        text: a `str`.
+
+    Returns:
+        The text of the book itself.
+
+    >>> keras_chargen.strip_gutenberg(
+    ...     "licence\\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\\n"
+    ...     "Book.\\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\\nlicence")
+    'Book.'
+    """
+    start = _GUTENBERG_START.search(text)
+    if start is None:
+        return text
+    end = _GUTENBERG_END.search(text, start.end())
+    return text[start.end() : end.start() if end else len(text)].strip()
+
+
+def _check_options(normalize_whitespace, encoding, retries):
+    if normalize_whitespace not in _WHITESPACE_MODES:
+        raise ValueError(
+            f"`normalize_whitespace` must be one of {_WHITESPACE_MODES}. "
+            f"Received: normalize_whitespace={normalize_whitespace!r}"
+        )
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"`encoding` must be a Python codec name such as 'utf-8' or "
+            f"'latin-1'. Received: encoding={encoding!r}"
+        ) from None
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+        raise ValueError(
+            f"`retries` must be an integer >= 1. Received: retries={retries!r}"
+        )
+
+
+def _pydoc_text():
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as error:
+        raise CorpusError(
+            f"The embedded 'pydoc' corpus needs the standard library's "
+            f"`pydoc_data` package, which this Python lacks: {error}"
+        ) from error
+    return "\n\n".join(topics[name].strip() for name in sorted(topics))
+
+
+def _load_named(name, fetch):
+    entry = _NAMED_CORPORA[name]
+    try:
+        data = _fetch(entry.url, entry.sha256, **fetch)
+    except CorpusError as error:
+        warnings.warn(
+            f"Could not load the {name!r} corpus from {entry.url}: {error}. "
+            f"Using the embedded 'pydoc' corpus instead.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return _pydoc_text()
+    return _decode(data, "utf-8", entry.url)
+
+
+def _load_url(url, encoding, fetch):
+    return _decode(_fetch(url, None, **fetch), encoding, url)
+
+
+def _read_file(source):
+    try:
+        path = os.fspath(source)
+    except TypeError:
+        raise CorpusError(
+            f"`source` must be a corpus name, an http(s) URL or a path. "
+            f"Received: source={source!r}"
+        ) from None
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except FileNotFoundError:
+        raise CorpusError(
+            f"`source` is not a known corpus name {list_corpora()}, not an "
+            f"http(s) URL, and no file exists at that path. "
+            f"Received: source={source!r}"
+        ) from None
+    except OSError as error:
+        raise CorpusError(f"Could not read {path}: {error}") from error
+
+
+def _decode(data, encoding, where):
+    # Strip the BOM by hand (not "utf-8-sig") so error offsets count from byte 0.
+    is_utf8 = codecs.lookup(encoding).name == "utf-8"
+    skip = len(codecs.BOM_UTF8) if is_utf8 and data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[skip:].decode(encoding)
+    except UnicodeDecodeError as error:
+        offset = skip + error.start
+        raise CorpusError(
+            f"{where} is not valid {encoding!r} text: byte "
+            f"{data[offset]:#04x} at offset {offset} cannot be decoded. If the "
+            f'file uses another encoding, pass it, e.g. `encoding="latin-1"`.'
+        ) from None
+
+
+def _normalize_spaces(text, mode):
+    if mode == "collapse":
+        return " ".join(text.split())
+    if mode == "lines":
+        text = re.sub(r"[^\S\n]+", " ", text)
+        text = re.sub(r" \n", "\n", text)
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return text
+
+
+def _fetch(url, sha256, *, cache_dir, timeout, retries, verbose):
+    """Returns the bytes at `url`, from the cache when it passes its hash check."""
+    path = os.path.join(_cache_folder(cache_dir), _cache_name(url))
+    data = _read_cache(path, sha256)
+    if data is None:
+        _download(url, path, sha256, timeout, retries, verbose)
+        with open(path, "rb") as file:
+            data = file.read()
+    return data
+
+
+def _cache_folder(cache_dir):
+    if cache_dir is None:
+        home = os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")
+        cache_dir = os.path.join(home, "datasets", "keras_chargen")
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+    except OSError as error:
+        raise CorpusError(
+            f"Could not create the cache folder {cache_dir}: {error}"
+        ) from error
+    return os.fspath(cache_dir)
+
+
+def _cache_name(url):
+    # The URL's hash keeps two URLs with the same file name apart.
+    basename = os.path.basename(urllib.parse.urlsplit(url).path) or "corpus"
+    basename = re.sub(r"[^A-Za-z0-9._-]", "_", basename)[-60:]
+    return f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{basename}"
+
+
+def _read_cache(path, expected):
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as file:
+        data = file.read()
+    expected = expected or _read_sidecar(path)
+    found = hashlib.sha256(data).hexdigest()
+    if found == expected:
+        return data
+    warnings.warn(
+        f"The cached file {path} failed its sha256 check (expected "
+        f"{expected}, found {found}): it was truncated or altered. "
+        f"Downloading it again.",
+        UserWarning,
+        stacklevel=5,  # the caller of `load_corpus`
+    )
+    return None
+
+
+def _read_sidecar(path):
+    try:
+        with open(path + ".sha256", encoding="ascii") as file:
+            return file.read().split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _download(url, path, expected, timeout, retries, verbose):
+    with requests.Session() as session:
+        for attempt in range(retries):
+            if attempt:
+                time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                return _download_once(session, url, path, expected, timeout, verbose)
+            except _TransientError as error:
+                last_error = error
+    if retries > 1:
+        raise CorpusError(f"{last_error} (gave up after {retries} attempts)")
+    raise CorpusError(str(last_error))
+
+
+def _download_once(session, url, path, expected, timeout, verbose):
+    # "identity" so that Content-Length counts the bytes we store and hash.
+    headers = {"Accept-Encoding": "identity"}
+    try:
+        with session.get(url, stream=True, timeout=timeout, headers=headers) as r:
+            _check_status(r, url)
+            announced = r.headers.get("Content-Length", "").strip()
+            announced = int(announced) if announced.isdigit() else None
+            if verbose:
+                size = "size unknown" if announced is None else _format_size(announced)
+                print(f"Downloading {url} ({size})")
+            _save(r.iter_content(_CHUNK_SIZE), url, path, announced, expected)
+    except _TRANSIENT_ERRORS as error:
+        message = f"Could not download {url}: {type(error).__name__}: {error}"
+        raise _TransientError(message) from error
+    except requests.RequestException as error:
+        message = f"Could not download {url}: {type(error).__name__}: {error}"
+        raise CorpusError(message) from error
+    except OSError as error:  # after RequestException, an OSError subclass
+        raise CorpusError(f"Could not save {url} to {path}: {error}") from error
+
+
+def _check_status(response, url):
+    status = response.status_code
+    if status < 400:
+        return
+    transient = status >= 500 or status in (408, 429)
+    error_class = _TransientError if transient else CorpusError
+    raise error_class(f"Could not download {url}: HTTP {status} {response.reason}")
+
+
+def _save(chunks, url, path, announced, expected):
+    """Writes `chunks` to `path` atomically, plus its `.sha256` sidecar."""
+    folder, name = os.path.split(path)
+    digest, size = hashlib.sha256(), 0
+    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        if announced is not None and size != announced:
+            raise _TransientError(
+                f"Could not download {url}: received {size} of the "
+                f"{announced} bytes announced by Content-Length"
+            )
+        if expected is not None and digest.hexdigest() != expected:
+            raise CorpusError(
+                f"The file downloaded from {url} has sha256 "
+                f"{digest.hexdigest()}, expected {expected}"
+            )
+        os.replace(tmp_path, path)
+        with open(path + ".sha256", "w", encoding="ascii") as file:
+            file.write(f"{digest.hexdigest()}  {name}\n")
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def _format_size(size):
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"

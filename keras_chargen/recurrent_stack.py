@@ -1,0 +1,109 @@
+"""Step-by-step and chunked views of an Embedding -> RNN -> Dense model.
+
+Internal: `TextGenerator` and `evaluate` use it to carry recurrent states
+across calls, which a plain `model(ids)` cannot do.
+"""
+
+import keras
+from keras import ops
+
+_RNN_TYPES = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
+_SKIPPED_TYPES = (keras.layers.InputLayer, keras.layers.Dropout)
+_OTHER_TYPES = (keras.layers.LayerNormalization, keras.layers.Dense)
+
+
+class RecurrentStack:
+    """The layers of a supported model, split into embedding, body and head.
+
+    Args:
+        model: a `keras_chargen.CharLM` or an equivalent user model:
+            `Embedding -> LSTM/GRU/SimpleRNN (LayerNormalization, Dropout
+            between) -> Dense`, the Dense giving logits or a softmax.
+
+    Raises:
+        ValueError: for any other architecture, listing its layers.
+    """
+
+    def __init__(self, model):
+        layers = [la for la in model.layers if not isinstance(la, _SKIPPED_TYPES)]
+        names = [type(la).__name__ for la in model.layers]
+        rnn_positions = [i for i, la in enumerate(layers) if isinstance(la, _RNN_TYPES)]
+        supported = (
+            layers
+            and isinstance(layers[0], keras.layers.Embedding)
+            and rnn_positions
+            and isinstance(layers[-1], keras.layers.Dense)
+            and all(isinstance(la, _RNN_TYPES + _OTHER_TYPES) for la in layers[1:])
+        )
+        if not supported:
+            raise ValueError(
+                "Generation supports Embedding -> LSTM/GRU/SimpleRNN (with "
+                "LayerNormalization or Dropout between) -> Dense models. "
+                f"Received layers: {names}"
+            )
+        last = rnn_positions[-1]
+        self.embedding = layers[0]
+        self.body = layers[1 : last + 1]
+        self.head = layers[last + 1 :]
+        self.rnn_layers = [la for la in self.body if isinstance(la, _RNN_TYPES)]
+        # Chunked runs need the final states, which the model's own layers
+        # (built without `return_state`) do not return: wrap their cells.
+        self._sequence_layers = {
+            id(la): keras.layers.RNN(la.cell, return_sequences=True, return_state=True)
+            for la in self.rnn_layers
+        }
+
+    def zero_states(self, batch):
+        """One list of zero state tensors per recurrent layer."""
+        return [
+            [ops.zeros((batch, la.units))]
+            * (2 if isinstance(la, keras.layers.LSTM) else 1)
+            for la in self.rnn_layers
+        ]
+
+    def apply_head(self, x):
+        """Layers after the last recurrent one, ending with logits."""
+        for layer in self.head:
+            x = layer(x)
+        if self.head[-1].activation is keras.activations.softmax:
+            x = ops.log(ops.maximum(x, 1e-30))  # callers expect logits
+        return x
+
+    def initial_logits(self, batch):
+        """Logits for an empty context: the head applied to the zero state."""
+        return self.apply_head(ops.zeros((batch, self.rnn_layers[-1].units)))
+
+    def step(self, token_ids, states):
+        """One character per row: ids `(batch,)` -> logits, new states."""
+        # A plain lookup: calling the layer would attach a mask the cells reject.
+        x = ops.take(self.embedding.embeddings, token_ids, axis=0)
+        new_states = iter(states)
+        out_states = []
+        for layer in self.body:
+            if isinstance(layer, _RNN_TYPES):
+                x, state = layer.cell(x, next(new_states), training=False)
+                out_states.append(list(state))
+            else:
+                x = layer(x)
+        return self.apply_head(x), out_states
+
+    def run(self, token_ids, states):
+        """A chunk of characters: ids `(batch, time)` -> logits, final states.
+
+        Padding (id 0) steps leave the states unchanged, so left-padded rows
+        end in the same state as their unpadded text.
+        """
+        mask = ops.not_equal(token_ids, 0)
+        x = ops.take(self.embedding.embeddings, token_ids, axis=0)
+        new_states = iter(states)
+        out_states = []
+        for layer in self.body:
+            if isinstance(layer, _RNN_TYPES):
+                outputs = self._sequence_layers[id(layer)](
+                    x, initial_state=next(new_states), mask=mask, training=False
+                )
+                x, state = outputs[0], list(outputs[1:])
+                out_states.append(state)
+            else:
+                x = layer(x)
+        return self.apply_head(x), out_states

@@ -1,0 +1,214 @@
+"""`TextGenerator`: state-carrying, compiled text generation."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_chargen.recurrent_stack import RecurrentStack
+from keras_chargen.temperature_sampler import TemperatureSampler
+
+
+class TextGenerator:
+    """Generates text from a recurrent character model, one step per character.
+
+    The prompt runs through the network once; after that each new character
+    costs one recurrent step with the LSTM/GRU states carried, instead of
+    re-running a whole window through `model.predict` per character. The
+    loop runs compiled (`tf.function`, XLA when `jit_compile=True`), for a
+    batch of prompts of different lengths at once.
+
+    Supported models are `Embedding -> (LSTM | GRU | SimpleRNN, with
+    LayerNormalization / Dropout between) -> Dense` stacks: `keras_chargen.CharLM`
+    and the same stack written as a user's `keras.Sequential` or functional
+    model. The final `Dense` may output logits or a softmax.
+
+    Args:
+        model: a trained model, e.g. loaded from a `.keras` file.
+        vectorizer: the `keras_chargen.CharVectorizer` the model was trained
+            with. Defaults to `model.vectorizer`.
+        jit_compile: bool, compile the loop with XLA. Defaults to `False`:
+            on CPU, XLA measured 2-4x slower for this loop
+            (docs/benchmarks.md).
+
+    Example:
+
+    ```python
+    model = keras.saving.load_model("run.keras")
+    generator = keras_chargen.TextGenerator(model)
+    generator.generate(["ROMEO:", "JULIET:"], length=200)
+    ```
+    """
+
+    def __init__(self, model, vectorizer=None, jit_compile=False):
+        self.model = model
+        self.vectorizer = vectorizer or getattr(model, "vectorizer", None)
+        if self.vectorizer is None:
+            raise ValueError(
+                "TextGenerator needs the model's CharVectorizer: pass "
+                "`vectorizer=` or use a keras_chargen.CharLM, which keeps it. "
+                f"Received a model of type {type(model).__name__} without one."
+            )
+        self.jit_compile = jit_compile
+        self._stack = RecurrentStack(model)
+        self._seed_generator = keras.random.SeedGenerator(0)
+        self._functions = {}
+
+    # ------------------------------------------------------------ public API
+    def generate(self, prompts, length=100, sampler=None, stop=None):
+        """Continues each prompt by `length` characters.
+
+        Args:
+            prompts: a `str` or a list of `str` (lengths may differ; `""`
+                starts from the zero state).
+            length: int >= 0, characters to add to each prompt.
+            sampler: a `keras_chargen.TemperatureSampler`. Defaults to
+                `TemperatureSampler()` (temperature 1).
+            stop: Optional `str` or list of `str`: each text is cut right
+                after the first stop string in its continuation.
+
+        Returns:
+            A `str` for one prompt, a list of `str` for a list; each is the
+            prompt followed by its continuation.
+        """
+        single = isinstance(prompts, str)
+        prompts = [prompts] if single else list(prompts)
+        states, logits = self._start(prompts, length, sampler)
+        chunks = []
+        stops = _as_list(stop)
+        # With stop strings, work in chunks so the loop can end early.
+        chunk = length if not stops else min(length, 64)
+        done = 0
+        while done < length:
+            n = min(chunk, length - done)
+            tokens, logits, states = self._run(sampler, logits, states, n)
+            chunks.append(tokens)
+            done += n
+            if stops and all(
+                _cut(self._decode_rows(chunks)[i], stops) is not None
+                for i in range(len(prompts))
+            ):
+                break
+        texts = self._decode_rows(chunks) if chunks else [""] * len(prompts)
+        if stops:
+            texts = [_cut(t, stops) or t for t in texts]
+        out = [p + t for p, t in zip(prompts, texts, strict=True)]
+        return out[0] if single else out
+
+    def stream(self, prompt, length=100, sampler=None, stop=None, chunk_size=8):
+        """Yields the continuation of one prompt piece by piece.
+
+        Same arguments as `generate()`; yields `str` pieces whose
+        concatenation is the continuation (without the prompt).
+        """
+        if not isinstance(prompt, str):
+            raise TypeError(f"`prompt` must be a str. Received: {prompt!r:.60}")
+        states, logits = self._start([prompt], length, sampler)
+        stops = _as_list(stop)
+        text, done = "", 0
+        while done < length:
+            n = min(chunk_size, length - done)
+            tokens, logits, states = self._run(sampler, logits, states, n)
+            piece = self.vectorizer.decode(tokens[0])
+            done += n
+            cut = _cut(text + piece, stops) if stops else None
+            if cut is not None:
+                yield cut[len(text) :]
+                return
+            text += piece
+            yield piece
+
+    # ------------------------------------------------------------- internals
+    def _start(self, prompts, length, sampler):
+        if isinstance(length, bool) or not isinstance(length, int | np.integer):
+            raise TypeError(f"`length` must be an int. Received: length={length!r}")
+        if length < 0:
+            raise ValueError(f"`length` must be >= 0. Received: length={length}")
+        if sampler is not None and not isinstance(sampler, TemperatureSampler):
+            raise TypeError(
+                "`sampler` must be a keras_chargen.TemperatureSampler. "
+                f"Received: {sampler!r:.60}"
+            )
+        bad = [p for p in prompts if not isinstance(p, str)]
+        if bad or not prompts:
+            raise TypeError(
+                f"`prompts` must be a str or a non-empty list of str. Received: {bad!r:.60}"
+            )
+        encoded = [self.vectorizer.encode(p) for p in prompts]
+        width = max(1, max(len(e) for e in encoded))
+        ids = np.zeros((len(prompts), width), np.int32)  # left padding
+        for row, e in zip(ids, encoded, strict=True):
+            row[width - len(e) :] = e
+        seed = getattr(sampler, "seed", None)
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "little") >> 1
+        self._seed_generator.state.assign(
+            ops.cast(ops.convert_to_tensor([seed, 0]), self._seed_generator.state.dtype)
+        )
+        logits, states = self._function("prefill", None)(tf.constant(ids))
+        return states, logits
+
+    def _run(self, sampler, logits, states, steps):
+        tokens, logits, states = self._function("sample", sampler)(
+            logits, states, tf.constant(steps, tf.int32)
+        )
+        return tokens.numpy(), logits, states
+
+    def _decode_rows(self, chunks):
+        tokens = np.concatenate(chunks, axis=1)
+        return [self.vectorizer.decode(row) for row in tokens]
+
+    def _function(self, kind, sampler):
+        sampler = sampler or TemperatureSampler()
+        key = (kind, None if kind == "prefill" else _sampler_key(sampler))
+        if key not in self._functions:
+            fn = self._prefill if kind == "prefill" else self._sampling_loop(sampler)
+            self._functions[key] = tf.function(
+                fn, jit_compile=self.jit_compile, reduce_retracing=True
+            )
+        return self._functions[key]
+
+    def _prefill(self, prompt_ids):
+        batch = ops.shape(prompt_ids)[0]
+        logits, states = self._stack.run(prompt_ids, self._stack.zero_states(batch))
+        # Prompts are left-padded, so every row's last character is last;
+        # an empty prompt starts from the head applied to the zero state.
+        empty = ops.expand_dims(ops.all(ops.equal(prompt_ids, 0), axis=1), -1)
+        logits = ops.where(empty, self._stack.initial_logits(batch), logits[:, -1])
+        return logits, states
+
+    def _sampling_loop(self, sampler):
+        def loop(logits, states, steps):
+            tokens = tf.TensorArray(tf.int32, size=steps)
+
+            def body(i, logits, states, tokens):
+                token = ops.cast(sampler(logits, self._seed_generator), "int32")
+                logits, states = self._stack.step(token, states)
+                return i + 1, logits, states, tokens.write(i, token)
+
+            _, logits, states, tokens = tf.while_loop(
+                lambda i, *_: i < steps, body, (0, logits, states, tokens)
+            )
+            return ops.transpose(tokens.stack()), logits, states
+
+        return loop
+
+
+def _sampler_key(sampler):
+    config = sampler.get_config()
+    config.pop("seed", None)
+    return tuple(sorted(config.items()))
+
+
+def _as_list(stop):
+    if stop is None:
+        return []
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def _cut(text, stops):
+    """`text` up to and including the first stop string, or None."""
+    hits = [text.find(s) + len(s) for s in stops if s and s in text]
+    return text[: min(hits)] if hits else None
