@@ -10,8 +10,12 @@ from keras_chargen.char_vectorizer import CharVectorizer
 from keras_chargen.corpus import CorpusError, list_corpora, load_corpus, strip_gutenberg
 from keras_chargen.datasets import make_datasets
 from keras_chargen.perplexity_metric import PerplexityMetric
+from keras_chargen.plot_history import plot_history
+from keras_chargen.sample_text_callback import SampleTextCallback
+from keras_chargen.save_model import save_model
 from keras_chargen.temperature_sampler import TemperatureSampler
 from keras_chargen.text_generator import TextGenerator
+from keras_chargen.train import train
 
 __version__ = "0.1.0"
 
@@ -21,12 +25,16 @@ __all__ = [
     "CharVectorizer",
     "CorpusError",
     "PerplexityMetric",
+    "SampleTextCallback",
     "TemperatureSampler",
     "TextGenerator",
     "build_char_lstm",
     "list_corpora",
     "load_corpus",
     "make_datasets",
+    "plot_history",
+    "save_model",
     "strip_gutenberg",
+    "train",
     "__version__",
 ]

@@ -213,12 +213,7 @@ class CharVectorizer(keras.layers.Layer):
         if known.all():
             return self._sorted_ids[pos]
         if self.on_unknown == "raise":
-            unknown = sorted({chr(c) for c in codes[~known]})
-            raise ValueError(
-                f"Text holds {len(unknown)} character(s) outside the "
-                f"vocabulary: {unknown[:10]!r}. Received on_unknown='raise'; "
-                "use on_unknown='oov' or 'drop' to accept them."
-            )
+            _raise_unknown(codes[~known])
         if self.on_unknown == "drop":
             return self._sorted_ids[pos[known]]
         return np.where(known, self._sorted_ids[pos], OOV_ID).astype(np.int32)
@@ -262,9 +257,12 @@ class CharVectorizer(keras.layers.Layer):
 
     def call(self, inputs):
         if self.normalization is not None:
-            inputs = tf.numpy_function(
+            normalized = tf.numpy_function(
                 self._normalize_array, [inputs], tf.string, stateful=False
             )
+            # numpy_function forgets the shape; unicode_decode needs the rank.
+            normalized.set_shape(inputs.shape)
+            inputs = normalized
         scalar = inputs.shape.rank == 0
         codes = tf.strings.unicode_decode(
             tf.reshape(inputs, [-1]) if scalar else inputs, "UTF-8"
@@ -277,6 +275,9 @@ class CharVectorizer(keras.layers.Layer):
         ids = codes.with_flat_values(ids)
         if self.on_unknown == "drop":
             ids = tf.ragged.boolean_mask(ids, codes.with_flat_values(known))
+        elif self.on_unknown == "raise" and tf.executing_eagerly():
+            if not bool(tf.reduce_all(known)):
+                _raise_unknown(tf.boolean_mask(flat, ~known).numpy())
         elif self.on_unknown == "raise":
             check = tf.debugging.Assert(
                 tf.reduce_all(known),
@@ -301,11 +302,12 @@ class CharVectorizer(keras.layers.Layer):
         return dense[:, ::-1]
 
     def _normalize_array(self, array):
-        normalize = np.vectorize(
-            lambda b: self._normalize(b.decode("utf-8")).encode("utf-8"),
-            otypes=[object],
+        # A scalar string arrives as `bytes`, not an array. Object arrays keep
+        # trailing "\x00" characters, which a fixed-width bytes array strips.
+        normalize = np.frompyfunc(
+            lambda b: self._normalize(b.decode("utf-8")).encode("utf-8"), 1, 1
         )
-        return normalize(array).astype(bytes) if array.size else array
+        return np.asarray(normalize(np.asarray(array, dtype=object)), dtype=object)
 
     def _to_string_tensor(self, inputs):
         if isinstance(inputs, str):
@@ -341,6 +343,15 @@ class CharVectorizer(keras.layers.Layer):
             }
         )
         return config
+
+
+def _raise_unknown(codes):
+    unknown = sorted({chr(c) for c in codes})
+    raise ValueError(
+        f"Text holds {len(unknown)} character(s) outside the "
+        f"vocabulary: {unknown[:10]!r}. Received on_unknown='raise'; "
+        "use on_unknown='oov' or 'drop' to accept them."
+    )
 
 
 def _describe(value):

@@ -86,8 +86,10 @@ def _windows(ids, sequence_length, batch_size, seed, shuffle):
     if shuffle and count >= 2:
         # One window fewer leaves room to start anywhere in [0, length).
         count -= 1
+    # The largest start that still fits `count` windows. Not capped at
+    # `length - 1`: the split's last characters are only targets when the
+    # offset is near this maximum.
     max_offset = (len(ids) - 1 - length) - (count - 1) * length if shuffle else 0
-    max_offset = min(max_offset, length - 1)
     ids = tf.constant(ids, dtype=tf.int32)
 
     def window(start):

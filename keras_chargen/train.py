@@ -1,0 +1,287 @@
+"""`train`: corpus -> one `.keras` file, a log, a plot and samples."""
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import keras
+
+from keras_chargen.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.char_vectorizer import CharVectorizer
+from keras_chargen.corpus import load_corpus
+from keras_chargen.datasets import make_datasets
+from keras_chargen.plot_history import plot_history
+from keras_chargen.sample_text_callback import SampleTextCallback
+from keras_chargen.save_model import save_model
+from keras_chargen.temperature_sampler import TemperatureSampler
+from keras_chargen.text_generator import TextGenerator
+from keras_chargen.training_callbacks import (
+    AtomicCheckpoint,
+    LearningRateLogger,
+    TimeLimit,
+    read_log,
+)
+
+_LN2 = math.log(2)
+# Settings a resumed run must share with the run it continues.
+_RUN_SETTINGS = (
+    "corpus", "seed", "sequence_length", "batch_size", "validation_split",
+    "cell", "layer_norm", "clipnorm", *SEARCH_SPACE,
+)  # fmt: skip
+
+
+def train(
+    corpus="pydoc",
+    output="run.keras",
+    *,
+    epochs=20,
+    minutes=None,
+    seed=1337,
+    sequence_length=100,
+    batch_size=64,
+    validation_split=0.1,
+    cell="lstm",
+    layer_norm=False,
+    clipnorm=1.0,
+    patience=3,
+    resume=False,
+    sample_prompts=("\n",),
+    temperatures=(0.2, 0.5, 1.0),
+    sample_length=200,
+    verbose="auto",
+    **hyperparameters,
+):
+    """Trains a character model on a corpus, the whole recipe in one call.
+
+    Writes, next to `output`:
+
+    - `output` (e.g. `run.keras`): the best model by validation loss,
+      replaced atomically after each improving epoch; it holds the
+      vocabulary and loads with `keras.saving.load_model`.
+    - `<stem>.csv`: per-epoch metrics; `<stem>.png`: the training figure.
+    - `<stem>.backup/`: while training runs, the state `resume=True` picks
+      up after a crash or a kill; removed when training ends.
+
+    Callbacks: the checkpoint above, `ReduceLROnPlateau`, `EarlyStopping`
+    (best weights restored), `BackupAndRestore`, `TerminateOnNaN`,
+    `CSVLogger`, a wall-clock budget (`minutes`), and a
+    `SampleTextCallback` when verbose.
+
+    Args:
+        corpus: a corpus name, path or URL for `keras_chargen.load_corpus`.
+            Defaults to `"pydoc"` (embedded, works offline).
+        output: the `.keras` path. Defaults to `"run.keras"`.
+        epochs: int, at most this many epochs. Defaults to `20`.
+        minutes: Optional float wall-clock budget; training stops cleanly
+            within the epoch that reaches it. Defaults to `None`.
+        seed: int, seeds weights, shuffling and sampling. Defaults to `1337`.
+        sequence_length, batch_size, validation_split: see
+            `keras_chargen.make_datasets`.
+        cell, layer_norm, clipnorm, **hyperparameters: see
+            `keras_chargen.build_char_lstm` (`embedding_dim`, `lstm_units`,
+            `num_layers`, `dropout`, `learning_rate`).
+        patience: int, epochs without improvement before the learning rate
+            is halved; early stopping waits twice as long. Defaults to `3`.
+        resume: bool, continue an interrupted run with the same settings.
+            Defaults to `False`.
+        sample_prompts, temperatures, sample_length: the samples printed
+            after each epoch and at the end when verbose.
+        verbose: `"auto"`, 0, 1 or 2 as in `model.fit`. Defaults to `"auto"`.
+
+    Returns:
+        `(model, summary)`: the trained `CharLM` (best weights) and a
+        JSON-serialisable dict of the run's figures and file paths.
+
+    Raises:
+        ValueError: on a bad setting, or a leftover backup without `resume`.
+        keras_chargen.CorpusError: if the corpus cannot be read.
+        OSError: if the output folder is not writable.
+
+    Example:
+
+    ```python
+    model, summary = keras_chargen.train("shakespeare", "shakespeare.keras", minutes=15)
+    print(summary["best_val_bits_per_char"])
+    ```
+    """
+    started = time.monotonic()
+    output = Path(output)
+    settings = dict(
+        corpus=str(corpus), seed=seed, sequence_length=sequence_length,
+        batch_size=batch_size, validation_split=validation_split, cell=cell,
+        layer_norm=layer_norm, clipnorm=clipnorm, **hyperparameters,
+    )  # fmt: skip
+    _check_settings(
+        output, epochs, minutes, validation_split, patience, hyperparameters
+    )
+    paths = _paths(output)
+    settings = _resolve_resume(paths, settings, resume)
+
+    keras.utils.set_random_seed(seed)
+    text = load_corpus(settings["corpus"], verbose=bool(verbose))
+    vectorizer = CharVectorizer()
+    vectorizer.adapt(text)
+    train_ds, val_ds = make_datasets(
+        text, vectorizer, sequence_length, batch_size, validation_split, seed=seed
+    )
+    fixed = {k: settings[k] for k in SEARCH_SPACE if k in settings}
+    model = build_char_lstm(
+        vectorizer=vectorizer,
+        cell=cell,
+        layer_norm=layer_norm,
+        clipnorm=clipnorm,
+        **fixed,
+    )
+    paths["backup"].mkdir(parents=True, exist_ok=True)
+    (paths["backup"] / "settings.json").write_text(json.dumps(settings, indent=1))
+    if not resume:
+        paths["log"].unlink(missing_ok=True)
+
+    previous = read_log(paths["log"]).get("val_loss", [])
+    checkpoint = AtomicCheckpoint(output, best=min(previous, default=math.inf))
+    time_limit = TimeLimit(minutes) if minutes else None
+    callbacks = [
+        LearningRateLogger(),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=patience, min_lr=1e-5),
+        keras.callbacks.EarlyStopping(patience=2 * patience, restore_best_weights=True),
+        checkpoint,
+        keras.callbacks.BackupAndRestore(str(paths["backup"])),
+        keras.callbacks.CSVLogger(str(paths["log"]), append=True),
+        *([time_limit] if time_limit else []),
+    ]
+    if verbose:
+        callbacks.append(
+            SampleTextCallback(sample_prompts, 100, temperatures[-1:], seed=seed)
+        )
+    model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+        verbose=verbose,
+    )  # fmt: skip
+    if not output.exists():  # no finite validation loss: keep the last weights
+        save_model(model, output)
+    model = keras.saving.load_model(output)
+    shutil.rmtree(paths["backup"], ignore_errors=True)
+
+    history = read_log(paths["log"])
+    summary = _summary(history, model, output, paths, text, started, time_limit)
+    plot_history(history, paths["plot"], title=f"{output.name} on {corpus}", summary={
+        "corpus characters": f"{len(text):,}",
+        "vocabulary size": model.vocabulary_size,
+        "parameters": f"{model.count_params():,}",
+        "wall time": f"{summary['wall_seconds'] / 60:.1f} min",
+    })  # fmt: skip
+    if verbose:
+        _print_samples(model, sample_prompts, temperatures, sample_length, seed)
+    return model, summary
+
+
+def _check_settings(
+    output, epochs, minutes, validation_split, patience, hyperparameters
+):
+    for name, value in (("epochs", epochs), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"`{name}` must be a positive int. Received: {name}={value!r}"
+            )
+    if minutes is not None and not minutes > 0:
+        raise ValueError(f"`minutes` must be positive. Received: minutes={minutes!r}")
+    if not 0 < validation_split < 1:
+        raise ValueError(
+            "`validation_split` must be in (0, 1): the best model is chosen on "
+            f"validation loss. Received: validation_split={validation_split!r}"
+        )
+    unknown = sorted(set(hyperparameters) - set(SEARCH_SPACE))
+    if unknown:
+        raise ValueError(
+            f"Unknown argument(s) {unknown}. Hyperparameters: {sorted(SEARCH_SPACE)}"
+        )
+    if output.suffix != ".keras":
+        raise ValueError(
+            f"`output` must end in `.keras`. Received: output={str(output)!r}"
+        )
+    folder = output.parent
+    if not folder.is_dir():
+        raise OSError(f"Output folder {str(folder)!r} does not exist.")
+    try:
+        (folder / f".{output.name}.write-test").touch()
+        (folder / f".{output.name}.write-test").unlink()
+    except OSError as error:
+        raise OSError(
+            f"Output folder {str(folder)!r} is not writable: {error.strerror}"
+        ) from None
+
+
+def _paths(output):
+    stem = output.with_suffix("")
+    return {
+        "log": stem.with_name(stem.name + ".csv"),
+        "plot": stem.with_name(stem.name + ".png"),
+        "backup": stem.with_name(stem.name + ".backup"),
+    }
+
+
+def _resolve_resume(paths, settings, resume):
+    saved = paths["backup"] / "settings.json"
+    if not resume:
+        if saved.exists():
+            raise ValueError(
+                f"An interrupted run left a backup in {paths['backup']}: pass "
+                "`resume=True` (--resume) to continue it, or delete that folder."
+            )
+        return settings
+    if not saved.exists():
+        raise ValueError(
+            f"Nothing to resume: no backup found at {paths['backup']}. "
+            "Run without `resume` to start a new run."
+        )
+    previous = json.loads(saved.read_text())
+    changed = {
+        k: (previous.get(k), settings.get(k))
+        for k in _RUN_SETTINGS
+        if k in settings and previous.get(k) != settings.get(k)
+    }
+    if changed:
+        raise ValueError(
+            "A resumed run must keep the settings of the run it continues. "
+            f"Changed (was, now): {changed}"
+        )
+    return previous
+
+
+def _summary(history, model, output, paths, text, started, time_limit):
+    val_loss = history.get("val_loss", [])
+    finite = [(v, i) for i, v in enumerate(val_loss) if math.isfinite(v)]
+    best_loss, best = min(finite) if finite else (math.nan, len(val_loss) - 1)
+
+    def at(key, index):
+        values = history.get(key, [])
+        return values[index] if values and index is not None else math.nan
+
+    return {
+        "epochs": len(history.get("loss", [])),
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "stopped_by_time_limit": bool(time_limit and time_limit.stopped),
+        "final_val_loss": at("val_loss", -1),
+        "best_val_loss": best_loss,
+        "best_epoch": best + 1,
+        "best_val_bits_per_char": best_loss / _LN2,
+        "best_val_perplexity": math.exp(best_loss) if finite else math.nan,
+        "best_val_accuracy": at("val_accuracy", best),
+        "corpus_characters": len(text),
+        "vocabulary_size": model.vocabulary_size,
+        "parameters": model.count_params(),
+        "model_path": str(output),
+        "log_path": str(paths["log"]),
+        "plot_path": str(paths["plot"]),
+    }
+
+
+def _print_samples(model, prompts, temperatures, length, seed):
+    generator = TextGenerator(model)
+    for temperature in temperatures:
+        sampler = TemperatureSampler(temperature, seed=seed)
+        for text in generator.generate(list(prompts), length, sampler):
+            print(f"\n=== temperature {temperature} ===\n{text}")

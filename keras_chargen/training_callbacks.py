@@ -1,0 +1,97 @@
+"""Callbacks that `keras_chargen.train` wires in next to Keras' own."""
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from keras_chargen.save_model import save_model
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Saves the best model so far (lowest `monitor`) as one `.keras` file.
+
+    Unlike `keras.callbacks.ModelCheckpoint`, the file is replaced
+    atomically, so a crash during a save leaves the previous best intact.
+
+    Args:
+        filepath: the `.keras` path.
+        monitor: the quantity to minimise. Defaults to `"val_loss"`.
+        best: the best value already saved (when resuming). Defaults to inf.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", best=math.inf):
+        super().__init__()
+        self.filepath = Path(filepath)
+        self.monitor = monitor
+        self.best = best
+        self.best_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value) or value >= self.best:
+            return
+        self.best, self.best_epoch = float(value), epoch + 1
+        save_model(self.model, self.filepath)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training cleanly once `minutes` of wall-clock time are spent.
+
+    Checked after every batch: the current epoch ends early, is validated
+    and checkpointed as usual. The validation time of the last epoch is kept
+    in reserve so the budget is not overrun by the final validation.
+
+    Args:
+        minutes: float, the budget.
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.minutes = minutes
+        self.stopped = False
+        self._start = None
+        self._last_batch_end = None
+        self._validation_seconds = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_batch_end = time.monotonic()
+        elapsed = self._last_batch_end - self._start
+        if elapsed + self._validation_seconds >= self.minutes * 60:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._last_batch_end is not None:
+            self._validation_seconds = time.monotonic() - self._last_batch_end
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Puts the optimizer's learning rate into the epoch logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            lr = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+
+def read_log(path):
+    """Reads a `CSVLogger` file into a dict of float lists (empty if none)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = {key: [] for key in (rows[0] if rows else {})}
+    for row in rows:
+        for key in columns:
+            try:
+                columns[key].append(float(row[key]))
+            except (TypeError, ValueError):
+                columns[key].append(math.nan)
+    return columns
