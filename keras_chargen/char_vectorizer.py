@@ -79,7 +79,9 @@ class CharVectorizer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if sequence_length is not None and (
-            not isinstance(sequence_length, int) or sequence_length < 1
+            isinstance(sequence_length, bool)
+            or not isinstance(sequence_length, int)
+            or sequence_length < 1
         ):
             raise ValueError(
                 "`sequence_length` must be None or a positive int. "

@@ -1,0 +1,45 @@
+"""The `keras-chargen` command: train, generate, chat, evaluate, inspect."""
+
+import argparse
+import sys
+
+from keras_chargen.commands import chat, evaluate, generate, inspect, train
+from keras_chargen.commands.common import CliError
+
+COMMANDS = (train, generate, chat, evaluate, inspect)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments give one line, not the whole usage text."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    parser = _Parser(
+        prog="keras-chargen",
+        description="Character-level language models with Keras: train, "
+        "generate, chat, evaluate and inspect.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except CliError as error:
+        print(f"keras-chargen {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nkeras-chargen {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

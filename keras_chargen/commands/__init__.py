@@ -1,0 +1,1 @@
+"""Subcommands of the `keras-chargen` command, one module each."""

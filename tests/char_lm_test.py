@@ -1,0 +1,165 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_chargen.build_char_lstm import build_char_lstm
+from keras_chargen.char_lm import CharLM
+from keras_chargen.char_vectorizer import CharVectorizer
+from keras_chargen.temperature_sampler import TemperatureSampler
+
+# Newline and non-ASCII characters: the vocabulary must survive a file intact.
+TEXT = "To be, or not to be:\nthat is the question. Café, naïve — ok?\n"
+PROMPT = "To be"
+
+# Loads the model in a fresh interpreter, where only `import keras_chargen`
+# registers the classes, and prints what the test compares.
+LOAD_SCRIPT = """
+import json, sys
+import keras, keras_chargen
+import numpy as np
+
+path, ids, targets, prompt = json.loads(sys.argv[1])
+model = keras.saving.load_model(path, safe_mode=True)
+logs = model.evaluate(np.array(ids), np.array(targets), verbose=0, return_dict=True)
+predictions = model.predict(np.array(ids), verbose=0)
+text = model.generate(prompt, length=30, sampler=keras_chargen.TemperatureSampler(0.0))
+print(json.dumps({
+    "type": type(model).__name__,
+    "vocabulary": model.vectorizer.get_vocabulary(),
+    "argmax": predictions.argmax(-1).tolist(),
+    "loss": logs["loss"],
+    "text": text,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def vectorizer():
+    vectorizer = CharVectorizer()
+    vectorizer.adapt(TEXT)
+    return vectorizer
+
+
+def random_ids(vectorizer, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(2, vectorizer.vocabulary_size(), size=shape).astype("int32")
+
+
+def test_config_holds_every_argument(vectorizer):
+    model = CharLM(
+        vectorizer,
+        embedding_dim=4,
+        units=8,
+        num_layers=1,
+        dropout=0.0,
+        cell="gru",
+        layer_norm=True,
+        name="tiny",
+    )
+    config = model.get_config()
+    assert config["vectorizer"]["config"]["vocabulary"] == vectorizer.vocabulary
+    del config["vectorizer"]
+    assert config == {
+        "name": "tiny",
+        "trainable": True,
+        "vocabulary_size": vectorizer.vocabulary_size(),
+        "embedding_dim": 4,
+        "units": 8,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "cell": "gru",
+        "layer_norm": True,
+    }
+
+
+def test_from_config_round_trip_gives_the_same_model(vectorizer):
+    model = CharLM(vectorizer, embedding_dim=4, units=8, num_layers=2, layer_norm=True)
+    restored = CharLM.from_config(model.get_config())
+    assert restored.get_config() == model.get_config()
+    assert restored.vectorizer.get_vocabulary() == vectorizer.get_vocabulary()
+    restored.set_weights(model.get_weights())
+    ids = random_ids(vectorizer, (2, 9))
+    np.testing.assert_allclose(restored(ids), model(ids), rtol=1e-6, atol=1e-6)
+
+
+def test_keras_file_loads_in_a_fresh_process_and_generates(vectorizer, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_char_lstm(
+        vectorizer=vectorizer, lstm_units=16, embedding_dim=8, num_layers=2
+    )
+    ids = random_ids(vectorizer, (2, 12), seed=1)
+    targets = random_ids(vectorizer, (2, 12), seed=2)
+    model.train_on_batch(ids, targets)
+    path = tmp_path / "run.keras"
+    model.save(path)
+
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT]
+        + [json.dumps([str(path), ids.tolist(), targets.tolist(), PROMPT])],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+
+    logs = model.evaluate(ids, targets, verbose=0, return_dict=True)
+    assert loaded["type"] == "CharLM"
+    assert loaded["vocabulary"] == vectorizer.get_vocabulary()
+    assert loaded["argmax"] == model.predict(ids, verbose=0).argmax(-1).tolist()
+    assert loaded["loss"] == pytest.approx(logs["loss"], rel=1e-5)
+    assert loaded["text"] == model.generate(
+        PROMPT, length=30, sampler=TemperatureSampler(0.0)
+    )
+    assert sorted(os.listdir(tmp_path)) == ["run.keras"]
+
+
+def test_model_without_vectorizer_saves_and_loads(tmp_path):
+    model = CharLM(vocabulary_size=9, embedding_dim=4, units=8, num_layers=1)
+    path = tmp_path / "bare.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    ids = np.array([[2, 3, 8, 4]], dtype="int32")
+    assert loaded.vectorizer is None
+    assert loaded.vocabulary_size == 9
+    np.testing.assert_allclose(loaded(ids), model(ids), rtol=1e-6, atol=1e-6)
+    assert sorted(os.listdir(tmp_path)) == ["bare.keras"]
+
+
+def test_generate_continues_the_prompt(vectorizer):
+    model = CharLM(vectorizer, embedding_dim=4, units=8, num_layers=1)
+    texts = model.generate(["To", ""], length=12, sampler=TemperatureSampler(seed=1))
+    assert texts[0].startswith("To")
+    assert [len(t) for t in texts] == [14, 12]
+
+
+def test_generate_without_vectorizer_raises():
+    model = CharLM(vocabulary_size=9, embedding_dim=4, units=8, num_layers=1)
+    with pytest.raises(ValueError, match="needs the model's CharVectorizer"):
+        model.generate("ab", length=3)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(vocabulary_size=2), r"`vocabulary_size` must be an int >= 3\. Received"),
+        (dict(vocabulary_size=None), r"Received: vocabulary_size=None"),
+        (dict(embedding_dim=0), r"`embedding_dim` must be an int >= 1\. Received"),
+        (dict(num_layers=1.5), r"`num_layers` must be an int >= 1\. Received"),
+        (dict(units=True), r"`units` must be an int >= 1\. Received: units=True"),
+        (dict(dropout=-0.1), r"`dropout` must be in \[0, 1\)\. Received"),
+        (dict(cell="rnn"), r"`cell` must be one of \['gru', 'lstm'\]\. Received"),
+        (dict(vectorizer="abc"), r"must be a keras_chargen.CharVectorizer\. Received"),
+    ],
+)
+def test_bad_arguments_raise(arguments, message):
+    settings = {**dict(vocabulary_size=9, units=8, embedding_dim=4), **arguments}
+    with pytest.raises(ValueError, match=message):
+        CharLM(**settings)
