@@ -158,7 +158,7 @@ def train(
         )
     model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-        verbose=verbose,
+        verbose=verbose, shuffle=False,  # the dataset shuffles itself
     )  # fmt: skip
     if not output.exists():  # no finite validation loss: keep the last weights
         save_model(model, output)

@@ -1,0 +1,50 @@
+"""Shared fixtures: a small corpus and a tiny trained model file."""
+
+import random
+
+import pytest
+
+WORDS = (
+    "the quick brown fox jumps over a lazy dog while alice follows the white "
+    "rabbit to tea with the hatter and the queen of hearts"
+).split()
+
+
+def make_text(num_words=6000, seed=0):
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(num_words // 12):
+        lines.append(" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + ".")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text(make_text(), encoding="utf-8")
+    return path
+
+
+TINY = dict(
+    lstm_units=16, embedding_dim=8, num_layers=1, sequence_length=32, batch_size=16
+)
+
+
+@pytest.fixture(scope="session")
+def trained_model_path(tmp_path_factory, corpus_file):
+    """A tiny model trained for two epochs by `keras_chargen.train`."""
+    import keras_chargen
+
+    path = tmp_path_factory.mktemp("run") / "run.keras"
+    keras_chargen.train(str(corpus_file), str(path), epochs=2, verbose=0, **TINY)
+    return path
+
+
+def run_cli(argv):
+    """Runs `keras-chargen ARGV` in-process; returns the exit status."""
+    from keras_chargen.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code

@@ -1,0 +1,190 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+from conftest import TINY, run_cli
+
+import keras_chargen
+from keras_chargen.training_callbacks import read_log
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_writes_model_log_and_plot(trained_model_path):
+    folder = trained_model_path.parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "run.csv",
+        "run.keras",
+        "run.png",
+    ]
+    assert (folder / "run.png").read_bytes()[:8] == PNG_MAGIC
+    rows = (folder / "run.csv").read_text().splitlines()
+    assert len(rows) == 3  # header + 2 epochs
+    assert "val_bits_per_char" in rows[0] and "learning_rate" in rows[0]
+
+
+def test_trained_model_reloads_and_generates(trained_model_path):
+    model = keras.saving.load_model(trained_model_path, safe_mode=True)
+    assert isinstance(model, keras_chargen.CharLM)
+    text = model.generate(
+        "The ", length=40, sampler=keras_chargen.TemperatureSampler(0.0)
+    )
+    assert text.startswith("The ") and len(text) == 44
+
+
+def test_summary_reports_the_best_epoch(tmp_path, corpus_file):
+    model, summary = keras_chargen.train(
+        str(corpus_file), tmp_path / "m.keras", epochs=2, verbose=0, **TINY
+    )
+    log = read_log(tmp_path / "m.csv")
+    best = min(log["val_loss"])
+    assert summary["epochs"] == 2
+    assert summary["best_val_loss"] == pytest.approx(best)
+    assert summary["best_val_bits_per_char"] == pytest.approx(best / 0.6931471805599453)
+    assert summary["model_path"] == str(tmp_path / "m.keras")
+    assert summary["vocabulary_size"] == model.vocabulary_size
+    json.dumps(summary)  # serialisable
+
+
+def test_time_limit_stops_cleanly_and_still_saves(tmp_path, corpus_file):
+    _, summary = keras_chargen.train(
+        str(corpus_file),
+        tmp_path / "m.keras",
+        epochs=50,
+        minutes=0.05,
+        verbose=0,
+        **TINY,
+    )
+    assert summary["stopped_by_time_limit"] is True
+    assert summary["epochs"] < 50
+    assert keras.saving.load_model(tmp_path / "m.keras").vocabulary_size > 3
+    assert not (tmp_path / "m.backup").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "`epochs` must be a positive int. Received: epochs=0"),
+        ({"minutes": -1}, "`minutes` must be positive. Received: minutes=-1"),
+        ({"validation_split": 0.0}, "`validation_split` must be in (0, 1)"),
+        ({"units": 5}, "Unknown argument(s) ['units']"),
+    ],
+)
+def test_bad_settings_raise_before_writing(tmp_path, corpus_file, kwargs, message):
+    with pytest.raises(ValueError) as info:
+        keras_chargen.train(str(corpus_file), tmp_path / "m.keras", verbose=0, **kwargs)
+    assert message in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_must_be_a_keras_file_in_an_existing_folder(tmp_path, corpus_file):
+    with pytest.raises(ValueError, match="must end in `.keras`. Received: output="):
+        keras_chargen.train(str(corpus_file), tmp_path / "m.h5", verbose=0)
+    with pytest.raises(OSError, match="does not exist"):
+        keras_chargen.train(str(corpus_file), tmp_path / "no" / "m.keras", verbose=0)
+
+
+def test_leftover_backup_needs_resume(tmp_path, corpus_file):
+    (tmp_path / "m.backup").mkdir()
+    (tmp_path / "m.backup" / "settings.json").write_text("{}")
+    with pytest.raises(ValueError, match="interrupted run left a backup"):
+        keras_chargen.train(str(corpus_file), tmp_path / "m.keras", verbose=0, **TINY)
+
+
+def test_resume_without_backup_is_an_error(tmp_path, corpus_file):
+    with pytest.raises(ValueError, match="Nothing to resume"):
+        keras_chargen.train(
+            str(corpus_file), tmp_path / "m.keras", resume=True, verbose=0
+        )
+
+
+def test_resume_refuses_changed_settings(tmp_path, corpus_file):
+    (tmp_path / "m.backup").mkdir()
+    settings = {
+        "corpus": str(corpus_file), "seed": 1337, "sequence_length": 100,
+        "batch_size": 64, "validation_split": 0.1, "cell": "lstm",
+        "layer_norm": False, "clipnorm": 1.0, "lstm_units": 16,
+    }  # fmt: skip
+    (tmp_path / "m.backup" / "settings.json").write_text(json.dumps(settings))
+    with pytest.raises(
+        ValueError, match=r"Changed \(was, now\): \{'lstm_units': \(16, 32\)\}"
+    ):
+        keras_chargen.train(
+            str(corpus_file),
+            tmp_path / "m.keras",
+            resume=True,
+            verbose=0,
+            lstm_units=32,
+        )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--corpus", "no-such-corpus"], "not a known corpus name"),
+        (["--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+        (
+            ["--dropout", "1.5"],
+            "argument --dropout: expected a number in [0, 1), got '1.5'",
+        ),
+        (["--learning-rate", "-1"], "expected a positive number, got '-1'"),
+        (["--output", "/nonexistent-dir/run.keras"], "does not exist"),
+    ],
+)
+def test_cli_train_bad_input_is_one_line_exit_2(
+    tmp_path, capsys, monkeypatch, argv, message
+):
+    monkeypatch.chdir(tmp_path)
+    code = run_cli(["train", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _train_command(corpus, output, *extra):
+    return [
+        sys.executable, "-m", "keras_chargen.cli", "train", "--corpus", str(corpus),
+        "--output", str(output), "--epochs", "5", "--units", "16",
+        "--embedding-dim", "8", "--layers", "1", "--sequence-length", "32",
+        "--batch-size", "8", "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def test_killed_run_resumes_from_its_last_epoch(tmp_path, corpus_file):
+    output, log = tmp_path / "run.keras", tmp_path / "run.csv"
+    process = subprocess.Popen(
+        _train_command(corpus_file, output),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if log.exists() and len(log.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    epochs_done = len(log.read_text().splitlines()) - 1
+    assert 1 <= epochs_done < 5, (
+        "the run must be killed after an epoch and before the end"
+    )
+    assert (tmp_path / "run.backup").is_dir()
+
+    result = subprocess.run(
+        _train_command(corpus_file, output, "--resume", "--json"),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [int(row.split(",")[0]) for row in log.read_text().splitlines()[1:]]
+    assert epochs == list(range(5))  # continued, nothing repeated
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["epochs"] == 5
+    assert not (tmp_path / "run.backup").exists()
+    assert keras.saving.load_model(output, safe_mode=True).vocabulary_size > 3
