@@ -93,7 +93,8 @@ def _windows(ids, sequence_length, batch_size, seed, shuffle):
     ids = tf.constant(ids, dtype=tf.int32)
 
     def window(start):
-        chunk = ids[start : start + length + 1]
+        # A static length, so element_spec says (batch, sequence_length).
+        chunk = tf.ensure_shape(ids[start : start + length + 1], [length + 1])
         return chunk[:-1], chunk[1:]
 
     def starts(offset):
@@ -112,6 +113,9 @@ def _windows(ids, sequence_length, batch_size, seed, shuffle):
         dataset = starts(np.int64(0))
     dataset = dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size)
+    # flat_map hides the size: state it, so progress bars know the epoch length.
+    batches = -(-count // batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -13,7 +13,7 @@ def distinct_text(n):
     return "".join(chr(BASE + i) for i in range(n))
 
 
-def setup(n, **kwargs):
+def distinct_datasets(n, **kwargs):
     text = distinct_text(n)
     vectorizer = CharVectorizer()
     vectorizer.adapt(text)
@@ -25,10 +25,17 @@ def positions(vectorizer, ids):
     return [ord(c) - BASE for c in vectorizer.decode(ids)]
 
 
-def windows(dataset):
-    """One epoch as a list of (inputs, targets) NumPy rows."""
+def windows(dataset, epochs=1):
+    """`epochs` epochs as a list of (inputs, targets) NumPy rows.
+
+    `repeat()` starts a new epoch, offsets and shuffle included, without the
+    cost of a fresh iterator per epoch.
+    """
+    dataset = dataset.repeat(epochs) if epochs > 1 else dataset
     return [
-        (x, y) for xs, ys in dataset for x, y in zip(xs.numpy(), ys.numpy(), strict=True)
+        (x, y)
+        for xs, ys in dataset
+        for x, y in zip(xs.numpy(), ys.numpy(), strict=True)
     ]
 
 
@@ -38,7 +45,7 @@ def starts(vectorizer, dataset):
 
 
 def test_targets_are_inputs_shifted_by_one():
-    text, vectorizer, (train_ds, val_ds) = setup(
+    text, vectorizer, (train_ds, val_ds) = distinct_datasets(
         60, sequence_length=5, batch_size=4, validation_split=0.25, seed=0
     )
     for dataset in (train_ds, val_ds):
@@ -67,7 +74,7 @@ def test_windows_of_a_real_text_decode_to_substrings():
 
 
 def test_batch_shapes_and_dtypes():
-    _, _, (train_ds, val_ds) = setup(
+    _, _, (train_ds, val_ds) = distinct_datasets(
         101, sequence_length=6, batch_size=4, validation_split=0.3, seed=0
     )
     for dataset in (train_ds, val_ds):
@@ -86,21 +93,20 @@ def test_batch_shapes_and_dtypes():
 
 
 def test_no_validation_character_in_any_training_window():
-    _, vectorizer, (train_ds, val_ds) = setup(
+    _, vectorizer, (train_ds, val_ds) = distinct_datasets(
         100, sequence_length=5, batch_size=4, validation_split=0.2, seed=3
     )
     seen = set()
-    for _ in range(20):
-        for x, y in windows(train_ds):
-            seen.update(positions(vectorizer, x) + positions(vectorizer, y))
-    assert max(seen) == 79  # the train head is positions 0..79
+    for x, y in windows(train_ds, epochs=20):
+        seen.update(positions(vectorizer, x) + positions(vectorizer, y))
+    assert max(seen) <= 79  # the train head is positions 0..79
     val_seen = {p for x, y in windows(val_ds) for p in positions(vectorizer, y)}
     assert min(p for x, _ in windows(val_ds) for p in positions(vectorizer, x)) == 80
     assert not seen & val_seen
 
 
 def test_validation_windows_are_fixed_contiguous_and_in_order():
-    _, vectorizer, (_, val_ds) = setup(
+    _, vectorizer, (_, val_ds) = distinct_datasets(
         100, sequence_length=5, batch_size=2, validation_split=0.2, seed=0
     )
     first = starts(vectorizer, val_ds)
@@ -110,7 +116,7 @@ def test_validation_windows_are_fixed_contiguous_and_in_order():
 
 
 def test_training_offsets_vary_across_epochs():
-    _, vectorizer, (train_ds, _) = setup(
+    _, vectorizer, (train_ds, _) = distinct_datasets(
         60, sequence_length=5, batch_size=4, validation_split=0.0, seed=0
     )
     offsets = set()
@@ -123,7 +129,7 @@ def test_training_offsets_vary_across_epochs():
 
 
 def test_training_windows_are_shuffled():
-    _, vectorizer, (train_ds, _) = setup(
+    _, vectorizer, (train_ds, _) = distinct_datasets(
         200, sequence_length=5, batch_size=8, validation_split=0.0, seed=0
     )
     epoch = starts(vectorizer, train_ds)
@@ -133,7 +139,7 @@ def test_training_windows_are_shuffled():
 
 def test_training_is_deterministic_for_a_fixed_seed():
     def epochs(seed):
-        _, vectorizer, (train_ds, _) = setup(
+        _, vectorizer, (train_ds, _) = distinct_datasets(
             60, sequence_length=4, batch_size=3, validation_split=0.0, seed=seed
         )
         return [starts(vectorizer, train_ds) for _ in range(4)]
@@ -146,47 +152,44 @@ def test_training_is_deterministic_for_a_fixed_seed():
 def test_every_training_character_boundary_is_eventually_covered():
     # 43 training characters: (43 - 1) % 4 = 2 leaves a tail that a window
     # grid anchored at offsets 0..3 alone never reaches.
-    _, vectorizer, (train_ds, _) = setup(
+    _, vectorizer, (train_ds, _) = distinct_datasets(
         48, sequence_length=4, batch_size=4, validation_split=0.1, seed=0
     )
     boundaries = set()
-    for _ in range(60):
-        for x, y in windows(train_ds):
-            boundaries.update(
-                zip(positions(vectorizer, x), positions(vectorizer, y), strict=True)
-            )
+    for x, y in windows(train_ds, epochs=60):
+        boundaries.update(
+            zip(positions(vectorizer, x), positions(vectorizer, y), strict=True)
+        )
     assert boundaries == {(t, t + 1) for t in range(42)}
 
 
 def test_short_training_split_still_covers_every_boundary():
     # Only one window fits: offsets move it across the whole text.
-    _, vectorizer, (train_ds, _) = setup(
+    _, vectorizer, (train_ds, _) = distinct_datasets(
         14, sequence_length=10, batch_size=4, validation_split=0.0, seed=0
     )
     boundaries = set()
-    for _ in range(40):
-        for x, y in windows(train_ds):
-            boundaries.update(
-                zip(positions(vectorizer, x), positions(vectorizer, y), strict=True)
-            )
+    for x, y in windows(train_ds, epochs=40):
+        boundaries.update(
+            zip(positions(vectorizer, x), positions(vectorizer, y), strict=True)
+        )
     assert boundaries == {(t, t + 1) for t in range(13)}
 
 
 def test_validation_split_zero_gives_no_validation_dataset():
-    _, vectorizer, (train_ds, val_ds) = setup(
+    _, vectorizer, (train_ds, val_ds) = distinct_datasets(
         30, sequence_length=4, batch_size=4, validation_split=0.0, seed=0
     )
     assert val_ds is None
     seen = set()
-    for _ in range(30):
-        for x, y in windows(train_ds):
-            seen.update(positions(vectorizer, y))
+    for _, y in windows(train_ds, epochs=30):
+        seen.update(positions(vectorizer, y))
     assert max(seen) == 29  # the whole text is training text
 
 
 def test_exact_minimum_lengths_are_accepted():
     # 22 characters at 0.5: 11 + 11, each exactly sequence_length + 1.
-    _, _, (train_ds, val_ds) = setup(
+    _, _, (train_ds, val_ds) = distinct_datasets(
         22, sequence_length=10, batch_size=4, validation_split=0.5, seed=0
     )
     assert len(windows(train_ds)) == 1
@@ -195,7 +198,7 @@ def test_exact_minimum_lengths_are_accepted():
 
 def test_unseeded_datasets_work():
     # Defaults: validation_split=0.1 holds out the last 8 of 80 characters.
-    _, _, (train_ds, val_ds) = setup(80, sequence_length=5, seed=None)
+    _, _, (train_ds, val_ds) = distinct_datasets(80, sequence_length=5, seed=None)
     assert len(windows(train_ds)) == (72 - 1) // 5 - 1
     assert len(windows(val_ds)) == (8 - 1) // 5
 
@@ -228,9 +231,7 @@ def test_short_validation_split_raises():
 def test_short_training_split_raises():
     text = distinct_text(40)
     vectorizer = CharVectorizer(vocabulary=text)
-    with pytest.raises(
-        ValueError, match=r"training split has 4 characters .* = 11"
-    ):
+    with pytest.raises(ValueError, match=r"training split has 4 characters .* = 11"):
         make_datasets(text, vectorizer, sequence_length=10, validation_split=0.9)
 
 
@@ -242,7 +243,9 @@ def test_validation_split_out_of_range_raises(validation_split):
         ValueError,
         match=rf"must be in \[0, 1\). Received: validation_split={validation_split}",
     ):
-        make_datasets(text, vectorizer, sequence_length=5, validation_split=validation_split)
+        make_datasets(
+            text, vectorizer, sequence_length=5, validation_split=validation_split
+        )
 
 
 @pytest.mark.parametrize("name", ["sequence_length", "batch_size"])
