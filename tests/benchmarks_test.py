@@ -1,0 +1,31 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def test_generation_benchmark_quick_prints_the_table():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "generation.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(
+        r"^\| (\(\w\)) [^|]+ \| ([\d,]+) \| [\d.]+ \| ([\d,.]+) \| ([\d,]+)x \|$",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert [(label, chars) for label, chars, _, _ in rows] == [
+        ("(a)", "3"),
+        ("(b)", "50"),
+        ("(c)", "80"),
+    ]
+    assert rows[0][3] == "1"
+    assert all(float(rate.replace(",", "")) > 0 for _, _, rate, _ in rows)
+    assert "TensorFlow" in result.stdout and "CPUs" in result.stdout
