@@ -41,6 +41,12 @@ class RecurrentStack:
                 "LayerNormalization or Dropout between) -> Dense models. "
                 f"Received layers: {names}"
             )
+        backwards = [la.name for la in layers if getattr(la, "go_backwards", False)]
+        if backwards:
+            raise ValueError(
+                "Generation reads text left to right: recurrent layers with "
+                f"`go_backwards=True` are not supported. Received: {backwards}"
+            )
         last = rnn_positions[-1]
         self.embedding = layers[0]
         self.body = layers[1 : last + 1]
@@ -72,6 +78,69 @@ class RecurrentStack:
     def initial_logits(self, batch):
         """Logits for an empty context: the head applied to the zero state."""
         return self.apply_head(ops.zeros((batch, self.rnn_layers[-1].units)))
+
+    def step_weights(self, dtype="float32"):
+        """Weights for `fused_step`, or `None` when a cell is non-standard.
+
+        The first layer's input projection is folded into a per-character
+        table (`embeddings @ kernel + bias`), so a step starts with a lookup
+        instead of a matmul. Matmul weights are cast to `dtype`; bfloat16
+        runs ~3x faster on CPUs with AMX at batch 64, at bfloat16 precision.
+        """
+        if not all(_is_standard(la) for la in self.rnn_layers):
+            return None
+        weights = []
+        for i, layer in enumerate(self.rnn_layers):
+            cell = layer.cell
+            input_bias, recurrent_bias = (
+                (cell.bias[0], cell.bias[1])
+                if isinstance(layer, keras.layers.GRU)
+                else (cell.bias, ops.zeros_like(cell.bias))
+            )
+            entry = {
+                "kernel": ops.cast(cell.kernel, dtype),
+                "input_bias": input_bias,
+                "recurrent_kernel": ops.cast(cell.recurrent_kernel, dtype),
+                "recurrent_bias": recurrent_bias,
+            }
+            if i == 0 and self.body[0] is layer:
+                table = ops.matmul(self.embedding.embeddings, cell.kernel)
+                entry["table"] = table + input_bias
+            weights.append(entry)
+        return weights
+
+    def fused_step(self, token_ids, states, weights):
+        """`step()` with the cell math written out; see `step_weights`."""
+        x = None
+        if "table" not in weights[0]:
+            x = ops.take(self.embedding.embeddings, token_ids, axis=0)
+        new_states = iter(states)
+        out_states, index = [], 0
+        for layer in self.body:
+            if not isinstance(layer, _RNN_TYPES):
+                x = layer(x)
+                continue
+            w = weights[index]
+            index += 1
+            if "table" in w:
+                projected = ops.take(w["table"], token_ids, axis=0)
+            else:
+                projected = _matmul(x, w["kernel"]) + w["input_bias"]
+            state = next(new_states)
+            recurrent = _matmul(state[0], w["recurrent_kernel"]) + w["recurrent_bias"]
+            if isinstance(layer, keras.layers.LSTM):
+                i, f, g, o = ops.split(projected + recurrent, 4, axis=-1)
+                c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
+                x = ops.sigmoid(o) * ops.tanh(c)
+                out_states.append([x, c])
+            else:  # GRU, reset_after=True
+                x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
+                r_z, r_r, r_h = ops.split(recurrent, 3, axis=-1)
+                z = ops.sigmoid(x_z + r_z)
+                candidate = ops.tanh(x_h + ops.sigmoid(x_r + r_r) * r_h)
+                x = z * state[0] + (1 - z) * candidate
+                out_states.append([x])
+        return self.apply_head(x), out_states
 
     def step(self, token_ids, states):
         """One character per row: ids `(batch,)` -> logits, new states."""
@@ -107,3 +176,22 @@ class RecurrentStack:
             else:
                 x = layer(x)
         return self.apply_head(x), out_states
+
+
+def _is_standard(layer):
+    """Whether `fused_step` computes exactly what this layer's cell does."""
+    cell = layer.cell
+    standard = (
+        isinstance(layer, keras.layers.LSTM | keras.layers.GRU)
+        and cell.activation is keras.activations.tanh
+        and cell.recurrent_activation is keras.activations.sigmoid
+        and cell.use_bias
+    )
+    if isinstance(layer, keras.layers.GRU):
+        standard = standard and cell.reset_after
+    return standard
+
+
+def _matmul(x, kernel):
+    """`x @ kernel` in the kernel's dtype, returned as float32."""
+    return ops.cast(ops.matmul(ops.cast(x, kernel.dtype), kernel), "float32")

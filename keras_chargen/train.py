@@ -19,7 +19,7 @@ from keras_chargen.temperature_sampler import TemperatureSampler
 from keras_chargen.text_generator import TextGenerator
 from keras_chargen.training_callbacks import (
     AtomicCheckpoint,
-    LearningRateLogger,
+    ProgressLogger,
     TimeLimit,
     read_log,
 )
@@ -139,11 +139,13 @@ def train(
     if not resume:
         paths["log"].unlink(missing_ok=True)
 
-    previous = read_log(paths["log"]).get("val_loss", [])
-    checkpoint = AtomicCheckpoint(output, best=min(previous, default=math.inf))
+    previous = read_log(paths["log"])
+    checkpoint = AtomicCheckpoint(
+        output, best=min(previous.get("val_loss", []), default=math.inf)
+    )
     time_limit = TimeLimit(minutes) if minutes else None
     callbacks = [
-        LearningRateLogger(),
+        ProgressLogger(max(previous.get("wall_minutes", []), default=0.0)),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=patience, min_lr=1e-5),
         keras.callbacks.EarlyStopping(patience=2 * patience, restore_best_weights=True),

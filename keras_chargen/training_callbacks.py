@@ -71,13 +71,27 @@ class TimeLimit(keras.callbacks.Callback):
             self._validation_seconds = time.monotonic() - self._last_batch_end
 
 
-class LearningRateLogger(keras.callbacks.Callback):
-    """Puts the optimizer's learning rate into the epoch logs."""
+class ProgressLogger(keras.callbacks.Callback):
+    """Adds `learning_rate` and cumulative `wall_minutes` to the epoch logs.
+
+    Args:
+        minutes_before: wall minutes already spent (by a resumed run).
+    """
+
+    def __init__(self, minutes_before=0.0):
+        super().__init__()
+        self.minutes_before = minutes_before
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             lr = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+            elapsed = (time.monotonic() - self._start) / 60
+            logs["wall_minutes"] = self.minutes_before + elapsed
 
 
 def read_log(path):
