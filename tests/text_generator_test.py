@@ -274,3 +274,69 @@ def test_stream_cuts_right_after_the_first_stop_string(generator, chunk_size):
         "ROMEO", 60, sampler=GREEDY, stop=stop, chunk_size=chunk_size
     )
     assert "".join(pieces) == cut_after(full, stop)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_step_equals_the_keras_cells(cell):
+    from keras_chargen.recurrent_stack import RecurrentStack
+
+    model = char_lm(cell=cell, num_layers=2, layer_norm=True)
+    stack = RecurrentStack(model)
+    ids = tf.constant([2, 5, 7], tf.int32)
+    states = [[tf.random.normal((3, la.units)) for _ in s] for la, s in
+              zip(stack.rnn_layers, stack.zero_states(3), strict=True)]  # fmt: skip
+    weights = stack.step_weights()
+    assert weights is not None and "table" in weights[0]
+    fused_logits, fused_states = stack.fused_step(ids, states, weights)
+    logits, new_states = stack.step(ids, states)
+    np.testing.assert_allclose(fused_logits, logits, atol=1e-5)
+    for a, b in zip(
+        tf.nest.flatten(fused_states), tf.nest.flatten(new_states), strict=True
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_nonstandard_cells_fall_back_to_the_keras_cell(model):
+    from keras_chargen.recurrent_stack import RecurrentStack
+
+    vectorizer = make_vectorizer()
+    relu = keras.Sequential([
+        keras.Input((None,), dtype="int32"),
+        keras.layers.Embedding(vectorizer.vocabulary_size(), 4),
+        keras.layers.LSTM(8, activation="relu", return_sequences=True),
+        keras.layers.Dense(vectorizer.vocabulary_size()),
+    ])  # fmt: skip
+    assert RecurrentStack(relu).step_weights() is None
+    assert_matches_rerunning(
+        TextGenerator(relu, vectorizer=vectorizer), relu, vectorizer, ["ab"]
+    )
+
+
+def test_bfloat16_generation_stays_close_to_float32(model):
+    from keras_chargen.recurrent_stack import RecurrentStack
+
+    stack = RecurrentStack(model)
+    ids = tf.constant([2, 3], tf.int32)
+    states = stack.zero_states(2)
+    exact, _ = stack.fused_step(ids, states, stack.step_weights("float32"))
+    low, _ = stack.fused_step(ids, states, stack.step_weights("bfloat16"))
+    np.testing.assert_allclose(low, exact, atol=0.1)
+    text = TextGenerator(model, dtype="bfloat16").generate("ab", 30)
+    assert len(text) == 32 and "\ufffd" not in text
+
+
+def test_bad_dtype_raises(model):
+    with pytest.raises(ValueError, match="Received: dtype='int8'"):
+        TextGenerator(model, dtype="int8")
+
+
+def test_go_backwards_layers_are_rejected():
+    vectorizer = make_vectorizer()
+    backwards = keras.Sequential([
+        keras.Input((None,), dtype="int32"),
+        keras.layers.Embedding(vectorizer.vocabulary_size(), 4),
+        keras.layers.GRU(8, go_backwards=True, return_sequences=True),
+        keras.layers.Dense(vectorizer.vocabulary_size()),
+    ])  # fmt: skip
+    with pytest.raises(ValueError, match="go_backwards=True"):
+        TextGenerator(backwards, vectorizer=vectorizer)
