@@ -51,4 +51,5 @@ def test_training_benchmark_quick_prints_the_ratio():
         ("b", "6,400"),
     ]
     rate_a, rate_b = (float(rate.replace(",", "")) for _, _, rate, _ in rows)
-    assert int(rows[1][3].replace(",", "")) == round(rate_b / rate_a)
+    # The printed rates are rounded, so the printed ratio may differ by one.
+    assert abs(int(rows[1][3].replace(",", "")) - rate_b / rate_a) <= 1.5

@@ -1,12 +1,185 @@
-"""`keras-chargen evaluate`: placeholder until the evaluate issue lands."""
+"""`keras-chargen evaluate`: score held-out text, next to no-training baselines."""
+
+import json
+import sys
+import unicodedata
+from pathlib import Path
+
+from keras_chargen.commands.common import (
+    CliError,
+    fraction,
+    load_char_model,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("evaluate", help="(evaluate: not implemented yet)")
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a held-out text: bits/char, accuracy, baselines",
+        description="Score every character of a held-out text with its full "
+        "preceding context, next to unigram and n-gram baselines; optionally "
+        "measure the diversity and novelty of generated samples.",
+    )
+    p.add_argument("model", help="a .keras file written by `keras-chargen train`")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="a text file to score (all of it)")
+    source.add_argument(
+        "--corpus",
+        help="a corpus name, path or URL as for `train`: its held-out tail is "
+        "scored and its head is the training text",
+    )
+    p.add_argument(
+        "--validation-split",
+        type=fraction,
+        default=0.1,
+        help="with --corpus: the held-out tail, as in `train` (default: 0.1; "
+        "0 scores the whole corpus)",
+    )
+    p.add_argument(
+        "--train-text",
+        help="the training text file, for the baselines and the novelty of samples",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1024,
+        help="characters per compiled step (default: 1024)",
+    )
+    p.add_argument(
+        "--ngram-order",
+        type=positive_int,
+        default=5,
+        help="order of the Kneser-Ney n-gram baseline (default: 5)",
+    )
+    p.add_argument(
+        "--generations",
+        type=non_negative_int,
+        default=0,
+        help="samples to generate for diversity and novelty (default: 0)",
+    )
+    p.add_argument(
+        "--generation-length",
+        type=positive_int,
+        default=300,
+        help="characters per sample (default: 300)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=1.0,
+        help="sampling temperature of the samples (default: 1.0)",
+    )
+    p.add_argument("--seed", type=int, help="seed for reproducible samples")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args):
-    from keras_chargen.commands.common import CliError
+    from keras_chargen.corpus import CorpusError
+    from keras_chargen.evaluate import evaluate
+    from keras_chargen.temperature_sampler import TemperatureSampler
 
-    raise CliError("not implemented yet")
+    model = load_char_model(args.model)
+    try:
+        text, train_text, source = _texts(args, model.vectorizer)
+        report = evaluate(
+            model,
+            text,
+            batch_size=args.batch_size,
+            train_text=train_text,
+            ngram_order=args.ngram_order,
+            num_generations=args.generations,
+            generation_length=args.generation_length,
+            sampler=TemperatureSampler(args.temperature, seed=args.seed),
+            verbose=0 if args.json or args.quiet or not sys.stdout.isatty() else 1,
+        )
+    except (CorpusError, ValueError) as error:
+        raise CliError(str(error)) from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"\n{args.model} on {source}\n")
+    print(format_table(report, args))
+
+
+def _texts(args, vectorizer):
+    """The text to score, the training text (or None), and a description."""
+    from keras_chargen.corpus import load_corpus
+
+    train_text = None
+    if args.train_text:
+        train_text = load_corpus(Path(args.train_text), verbose=False)
+    if args.text:
+        return load_corpus(Path(args.text), verbose=False), train_text, args.text
+    corpus = load_corpus(args.corpus, verbose=not args.json)
+    if vectorizer.normalization:
+        # Split the text the model saw: training normalises before splitting.
+        corpus = unicodedata.normalize(vectorizer.normalization, corpus)
+    held_out = round(len(corpus) * args.validation_split)
+    if not held_out:
+        return corpus, train_text, f"all of corpus {args.corpus!r}"
+    source = f"the last {args.validation_split:.0%} of corpus {args.corpus!r}"
+    if train_text is None:
+        # The same split as `keras-chargen train`: the head trained the model.
+        train_text = corpus[: len(corpus) - held_out]
+        source += " (its head is the training text)"
+    return corpus[len(corpus) - held_out :], train_text, source
+
+
+def format_table(report, args):
+    """The report as an aligned two-column table."""
+    fit_on = (
+        "training text" if report["baseline_fit_on"] == "train_text" else "scored text"
+    )
+    rows = [
+        ("characters", f"{report['characters']:,}"),
+        ("loss (nats/char)", report["loss"]),
+        ("bits per character", report["bits_per_char"]),
+        ("perplexity", report["perplexity"]),
+        ("top-1 accuracy", report["accuracy"]),
+        ("mean top-1 confidence", report["confidence"]),
+        ("out-of-vocabulary rate", report["oov_rate"]),
+        (
+            f"baseline: unigram bits/char (fit on {fit_on})",
+            report["unigram_bits_per_char"],
+        ),
+    ]
+    if report["ngram_order"] is not None:
+        rows.append(
+            (
+                f"baseline: {report['ngram_order']}-gram Kneser-Ney bits/char",
+                report["ngram_bits_per_char"],
+            )
+        )
+    generation = report["generation"]
+    if generation is not None:
+        rows.append(
+            (
+                f"samples ({generation['generations']} x {args.generation_length} "
+                f"chars, temperature {args.temperature:g})",
+                "",
+            )
+        )
+        for key, value in generation.items():
+            if key.startswith("distinct_"):
+                rows.append((f"  distinct {key.split('_')[1]}-grams", value))
+            elif key.startswith("memorized_"):
+                label = f"  {key.split('_')[1]}-grams found in training text"
+                rows.append((label, value))
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'metric':<{width}}  {'value':>10}"]
+    for name, value in rows:
+        lines.append(f"{name:<{width}}  {_format(value):>10}")
+    return "\n".join(lines)
+
+
+def _format(value):
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    return f"{value:.4f}"
