@@ -1,0 +1,163 @@
+"""Quality against time: held-out bits/char after N minutes of CPU training.
+
+Trains `keras_chargen.train` with its default settings on tiny-shakespeare
+(first 90% train, last 10% held out) under a wall-clock budget and reports:
+
+- validation bits/char per epoch against wall-clock minutes (the curve),
+- the final model scored by `keras_chargen.evaluate` on the held-out tail
+  with its full preceding context (state carried across the whole tail,
+  not restarted every 100 characters as in training's validation),
+- reference points on the same split: an order-5 character n-gram model
+  (`keras_chargen.evaluate`'s baseline) and PPMd (7-Zip, order 6), whose
+  ~2.03 bits/char on tiny-shakespeare's last 10% is quoted from
+  ../shared/corpora/README.md, not re-measured here.
+
+Run from the repository root (needs ../shared/corpora/tinyshakespeare.txt):
+
+    python benchmarks/quality.py                        # 15 minutes
+    python benchmarks/quality.py --characters 150000    # the first 150k only
+
+Writes benchmarks/results/quality-<label>.{keras,csv,png,json}.
+"""
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import keras_chargen  # noqa: E402
+from keras_chargen.training_callbacks import read_log  # noqa: E402
+
+# ---- settings ----
+MINUTES = 15.0  # the issue's budget
+CORPUS = (
+    Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
+)
+PPMD_BITS = 2.03  # PPMd order 6, tiny-shakespeare's last 10% (corpora README)
+RESULTS = Path(__file__).resolve().parent / "results"
+# ----
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=MINUTES)
+    parser.add_argument(
+        "--characters", type=int, help="use only the first N characters"
+    )
+    parser.add_argument("--label", help="name of the result files")
+    parser.add_argument("--units", type=int, help="override lstm_units")
+    parser.add_argument("--layers", type=int, help="override num_layers")
+    parser.add_argument("--embedding-dim", type=int)
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    overrides = {
+        k: v
+        for k, v in (
+            ("lstm_units", args.units),
+            ("num_layers", args.layers),
+            ("embedding_dim", args.embedding_dim),
+            ("dropout", args.dropout),
+            ("learning_rate", args.learning_rate),
+        )  # fmt: skip
+        if v is not None
+    }
+    text = CORPUS.read_text(encoding="utf-8")[: args.characters]
+    label = args.label or f"shakespeare-{len(text) // 1000}k"
+    RESULTS.mkdir(exist_ok=True)
+    output = RESULTS / f"quality-{label}.keras"
+    for suffix in (".csv", ".backup"):
+        if output.with_suffix(suffix).is_file():
+            output.with_suffix(suffix).unlink()
+
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "corpus.txt"
+        corpus.write_text(text, encoding="utf-8")
+        model, summary = keras_chargen.train(
+            str(corpus), output, epochs=1000, minutes=args.minutes,
+            batch_size=args.batch_size, verbose=2, sample_length=300, **overrides,
+        )  # fmt: skip
+
+    split = len(text) - round(len(text) * 0.1)
+    report = keras_chargen.evaluate(
+        model, text[split:], train_text=text[:split], num_generations=8, verbose=0
+    )
+    log = read_log(output.with_suffix(".csv"))
+    result = {
+        "label": label,
+        "characters": len(text),
+        "minutes_budget": args.minutes,
+        "overrides": overrides,
+        "training": summary,
+        "heldout": report,
+        "curve": [
+            {"minutes": round(m, 2), "epoch": i + 1, "val_bits_per_char": round(b, 4)}
+            for i, (m, b) in enumerate(
+                zip(log["wall_minutes"], log["val_bits_per_char"], strict=True)
+            )
+        ],
+    }
+    output.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    plot(result, output.with_suffix(".curve.png"))
+    print_report(result)
+
+
+def plot(result, path):
+    minutes = [p["minutes"] for p in result["curve"]]
+    bits = [p["val_bits_per_char"] for p in result["curve"]]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(
+        minutes, bits, "-o", label="validation (100-char windows from a zero state)"
+    )
+    heldout = result["heldout"]
+    ax.axhline(heldout["bits_per_char"], color="tab:green", linestyle="-",
+               label=f"final model, full context: {heldout['bits_per_char']:.3f}")  # fmt: skip
+    ax.axhline(
+        PPMD_BITS,
+        color="tab:red",
+        linestyle="--",
+        label=f"PPMd order 6 (quoted): {PPMD_BITS}",
+    )
+    if "ngram_bits_per_char" in heldout:
+        ax.axhline(heldout["ngram_bits_per_char"], color="tab:gray", linestyle=":",
+                   label=f"order-{heldout['ngram_order']} n-gram: {heldout['ngram_bits_per_char']:.3f}")  # fmt: skip
+    ax.set_xlabel("wall-clock minutes of training (2 CPU cores)")
+    ax.set_ylabel("held-out bits per character")
+    ax.set_ylim(min(bits + [heldout["bits_per_char"]]) - 0.2, min(max(bits), 4.0) + 0.1)
+    ax.set_title(f"{result['label']}: bits/char vs minutes")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def print_report(result):
+    print("\n| minutes | epoch | val bits/char |")
+    print("|---:|---:|---:|")
+    for point in result["curve"]:
+        print(
+            f"| {point['minutes']:.1f} | {point['epoch']} | {point['val_bits_per_char']:.3f} |"
+        )
+    heldout = result["heldout"]
+    print(f"\nHeld-out tail, full context: {heldout['bits_per_char']:.3f} bits/char, "
+          f"perplexity {heldout['perplexity']:.2f}, accuracy {heldout['accuracy']:.3f}")  # fmt: skip
+    for key in ("ngram_bits_per_char", "unigram_bits_per_char"):
+        if key in heldout:
+            print(f"{key}: {heldout[key]:.3f}")
+    print(f"PPMd order 6 (quoted): {PPMD_BITS}")
+    best = min(p["val_bits_per_char"] for p in result["curve"])
+    print(
+        f"Best validation bits/char: {best:.3f}; {math.ceil(result['minutes_budget'])} min budget"
+    )
+
+
+if __name__ == "__main__":
+    main()
