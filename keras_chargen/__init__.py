@@ -6,10 +6,15 @@ Everything public is imported here; docs and examples use only these names.
 from keras_chargen.bits_per_character import BitsPerCharacter
 from keras_chargen.build_char_lstm import build_char_lstm
 from keras_chargen.char_lm import CharLM
+from keras_chargen.char_ngram_model import CharNGramModel
 from keras_chargen.char_vectorizer import CharVectorizer
 from keras_chargen.corpus import CorpusError, list_corpora, load_corpus, strip_gutenberg
 from keras_chargen.datasets import make_datasets
+from keras_chargen.evaluate import evaluate
+from keras_chargen.generation_quality import generation_quality
+from keras_chargen.nearest_characters import char_name, nearest_characters
 from keras_chargen.perplexity_metric import PerplexityMetric
+from keras_chargen.plot_embeddings import plot_embeddings
 from keras_chargen.plot_history import plot_history
 from keras_chargen.sample_text_callback import SampleTextCallback
 from keras_chargen.save_model import save_model
@@ -22,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BitsPerCharacter",
     "CharLM",
+    "CharNGramModel",
     "CharVectorizer",
     "CorpusError",
     "PerplexityMetric",
@@ -29,9 +35,14 @@ __all__ = [
     "TemperatureSampler",
     "TextGenerator",
     "build_char_lstm",
+    "char_name",
+    "evaluate",
+    "generation_quality",
     "list_corpora",
     "load_corpus",
     "make_datasets",
+    "nearest_characters",
+    "plot_embeddings",
     "plot_history",
     "save_model",
     "strip_gutenberg",

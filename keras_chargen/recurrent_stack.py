@@ -37,7 +37,7 @@ class RecurrentStack:
         )
         if not supported:
             raise ValueError(
-                "Generation supports Embedding -> LSTM/GRU/SimpleRNN (with "
+                "keras_chargen generates from and scores Embedding -> LSTM/GRU/SimpleRNN (with "
                 "LayerNormalization or Dropout between) -> Dense models. "
                 f"Received layers: {names}"
             )

@@ -1,0 +1,245 @@
+"""`evaluate`: score a held-out text with full context, next to baselines."""
+
+import math
+import unicodedata
+from collections import Counter
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_chargen.char_ngram_model import CharNGramModel
+from keras_chargen.char_vectorizer import OOV_ID, CharVectorizer
+from keras_chargen.generation_quality import generation_quality
+from keras_chargen.recurrent_stack import RecurrentStack
+from keras_chargen.temperature_sampler import TemperatureSampler
+from keras_chargen.text_generator import TextGenerator
+
+_LN2 = math.log(2)
+
+
+def evaluate(
+    model,
+    text,
+    *,
+    batch_size=1024,
+    train_text=None,
+    ngram_order=5,
+    num_generations=0,
+    generation_length=200,
+    sampler=None,
+    verbose="auto",
+):
+    """Scores every character of `text` with its full preceding context.
+
+    The text is read as one stream: the first character is predicted from
+    the empty context (the model's output layers applied to the zero
+    state), and every later character from all the characters before it,
+    with the recurrent states carried from one chunk of `batch_size`
+    characters to the next. Nothing restarts at window boundaries, so the
+    figures do not depend on `batch_size` (up to float32 rounding), unlike
+    averages over independent 100-character windows.
+
+    A character outside the model's vocabulary is encoded as the
+    out-of-vocabulary id 1, whatever the vectorizer's `on_unknown` setting:
+    it counts as a wrong prediction and adds the model's loss for predicting
+    id 1 (usually large, as training text rarely holds that id). The share
+    of such characters is reported as `oov_rate`.
+
+    Baselines that need no training show whether the model is any good:
+    `unigram_bits_per_char` scores `text` with character frequencies and
+    add-one smoothing, and `ngram_bits_per_char` with a
+    `keras_chargen.CharNGramModel` (interpolated Kneser-Ney). Both are fit
+    on `train_text`; without it the unigram baseline is fit on `text`
+    itself (its entropy, an optimistic figure) and the n-gram one is `None`.
+
+    Args:
+        model: a `keras_chargen.CharLM` (or a supported model with a
+            `vectorizer` attribute), e.g. loaded from a `.keras` file.
+        text: the held-out `str` to score.
+        batch_size: int, characters per compiled step (one stream, so the
+            chunk is the batch). Defaults to `1024`.
+        train_text: Optional `str`, the model's training text, for the
+            baselines and the novelty of generations. Defaults to `None`.
+        ngram_order: int >= 1, order of the n-gram baseline. Defaults to `5`.
+        num_generations: int >= 0, samples to generate (from the empty
+            context) for the `generation` metrics of
+            `keras_chargen.generation_quality`. Defaults to `0` (none).
+        generation_length: int >= 1, characters per sample. Defaults to
+            `200`.
+        sampler: a `keras_chargen.TemperatureSampler` for the samples.
+            Defaults to `TemperatureSampler(temperature=1.0)`, the model's own
+            distribution.
+        verbose: `"auto"`, `0`, `1` or `2`: a progress bar when not `0`.
+            Defaults to `"auto"` (`1`).
+
+    Returns:
+        A dict, always with these keys: `characters`; `loss` (mean negative
+        log-likelihood, nats per character); `bits_per_char`; `perplexity`;
+        `accuracy` (top-1); `confidence` (mean probability of the top-1
+        prediction); `oov_rate`; `unigram_bits_per_char`;
+        `ngram_bits_per_char` and `ngram_order` (`None` without
+        `train_text`); `baseline_fit_on` (`"train_text"` or `"text"`);
+        `generation` (a dict, or `None` when `num_generations` is 0).
+
+    Raises:
+        ValueError: for an empty `text`, an argument out of range, or a model
+            without a vocabulary or of an unsupported architecture.
+        TypeError: if `text` or `train_text` is not a `str`.
+
+    Example:
+
+    ```python
+    model = keras.saving.load_model("run.keras")
+    report = keras_chargen.evaluate(model, held_out_text, train_text=train_text)
+    report["bits_per_char"], report["ngram_bits_per_char"]
+    ```
+    """
+    vectorizer = getattr(model, "vectorizer", None)
+    if vectorizer is None:
+        raise ValueError(
+            "`evaluate` needs the model's vocabulary: pass a keras_chargen.CharLM. "
+            f"Received a model of type {type(model).__name__} without a `vectorizer`."
+        )
+    _check_text("text", text)
+    if train_text is not None:
+        _check_text("train_text", train_text)
+    _check_int("batch_size", batch_size, 1)
+    _check_int("ngram_order", ngram_order, 1)
+    _check_int("num_generations", num_generations, 0)
+    _check_int("generation_length", generation_length, 1)
+    verbose = _check_verbose(verbose)
+
+    text = _normalize(vectorizer, text)
+    train_text = None if train_text is None else _normalize(vectorizer, train_text)
+    ids = CharVectorizer(
+        vocabulary=vectorizer.vocabulary, normalization=vectorizer.normalization
+    ).encode(text)
+    nll, correct, confidence = _score(model, ids, batch_size, verbose)
+    loss = float(nll.mean())
+    report = {
+        "characters": len(ids),
+        "loss": loss,
+        "bits_per_char": loss / _LN2,
+        "perplexity": math.exp(loss),
+        "accuracy": float(correct.mean()),
+        "confidence": float(confidence.mean()),
+        "oov_rate": float(np.mean(ids == OOV_ID)),
+        "unigram_bits_per_char": _unigram_bits_per_char(train_text or text, text),
+        "ngram_bits_per_char": None,
+        "ngram_order": None,
+        "baseline_fit_on": "text" if train_text is None else "train_text",
+        "generation": None,
+    }
+    if train_text is not None:
+        ngram = CharNGramModel(ngram_order).fit(train_text)
+        report["ngram_bits_per_char"] = ngram.bits_per_char(text)
+        report["ngram_order"] = ngram_order
+    if num_generations:
+        generator = TextGenerator(model)
+        samples = generator.generate(
+            [""] * num_generations,
+            generation_length,
+            sampler=sampler or TemperatureSampler(temperature=1.0),
+        )
+        report["generation"] = generation_quality(samples, train_text=train_text)
+    return report
+
+
+def _score(model, ids, batch_size, verbose):
+    """Per-character NLL (nats), top-1 hit and top-1 probability, float64."""
+    stack = RecurrentStack(model)
+    first = ops.convert_to_numpy(ops.log_softmax(stack.initial_logits(1), axis=-1))[0]
+    nll = [np.array([-first[ids[0]]], np.float64)]
+    hits = [np.array([first.argmax() == ids[0]])]
+    top1 = [np.array([math.exp(first.max())])]
+
+    step = tf.function(_chunk_step(stack), reduce_retracing=True)
+    inputs, targets = ids[:-1], ids[1:]
+    states = stack.zero_states(1)
+    progbar = keras.utils.Progbar(
+        len(ids), verbose=verbose, unit_name="char", stateful_metrics=["bits_per_char"]
+    )
+    total = float(nll[0][0])
+    for start in range(0, len(inputs), batch_size):
+        size = min(batch_size, len(inputs) - start)
+        # Padding (id 0) leaves the states unchanged; its outputs are dropped.
+        chunk = np.zeros((2, batch_size), np.int32)
+        chunk[0, :size] = inputs[start : start + size]
+        chunk[1, :size] = targets[start : start + size]
+        loss, top_id, prob, states = step(chunk[:1], chunk[1:], states)
+        nll.append(loss.numpy()[:size].astype(np.float64))
+        hits.append(top_id.numpy()[:size] == chunk[1, :size])
+        top1.append(prob.numpy()[:size].astype(np.float64))
+        total += nll[-1].sum()
+        done = start + size + 1
+        progbar.update(done, [("bits_per_char", total / done / _LN2)])
+    if len(ids) == 1:
+        progbar.update(1, [("bits_per_char", total / _LN2)])
+    nll, hits, top1 = (np.concatenate(parts) for parts in (nll, hits, top1))
+    # An unknown character is never a correct prediction, even if id 1 wins.
+    return nll, hits & (ids != OOV_ID), top1
+
+
+def _chunk_step(stack):
+    def step(inputs, targets, states):
+        logits, states = stack.run(inputs, states)
+        log_probs = ops.log_softmax(ops.cast(logits[0], "float32"), axis=-1)
+        target_log_probs = ops.take_along_axis(
+            log_probs, ops.expand_dims(targets[0], -1), axis=-1
+        )
+        top_id = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+        top_prob = ops.exp(ops.max(log_probs, axis=-1))
+        return -target_log_probs[:, 0], top_id, top_prob, states
+
+    return step
+
+
+def _unigram_bits_per_char(fit_text, text):
+    """Cross-entropy of `text` under add-one smoothed frequencies of `fit_text`.
+
+    The alphabet is the characters of `fit_text` plus one bucket for all
+    others, as in `CharNGramModel`.
+    """
+    counts = Counter(fit_text)
+    denominator = len(fit_text) + len(counts) + 1
+    scored = Counter(text)
+    total = sum(
+        n * math.log2((counts.get(c, 0) + 1) / denominator) for c, n in scored.items()
+    )
+    return -total / len(text)
+
+
+def _normalize(vectorizer, text):
+    if vectorizer.normalization is None:
+        return text
+    return unicodedata.normalize(vectorizer.normalization, text)
+
+
+def _check_text(name, value):
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a str. Received type {type(value).__name__}")
+    if not value:
+        raise ValueError(f"`{name}` must not be empty. Received: {name}=''")
+
+
+def _check_int(name, value, minimum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < minimum
+    ):
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def _check_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(
+            f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}"
+        )
+    return verbose
