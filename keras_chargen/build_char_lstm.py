@@ -89,7 +89,8 @@ def build_char_lstm(
     unknown = sorted(set(fixed) - set(SEARCH_SPACE))
     if unknown:
         raise ValueError(
-            f"Unknown hyperparameter(s) {unknown}. Known: {sorted(SEARCH_SPACE)}"
+            f"Unknown hyperparameter(s): the known ones are {sorted(SEARCH_SPACE)}. "
+            f"Received: {unknown}"
         )
     hp = _Defaults() if hp is None else hp
     values = {}

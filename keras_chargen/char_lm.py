@@ -68,12 +68,22 @@ class CharLM(keras.Model):
                     "`vectorizer` must be a keras_chargen.CharVectorizer. "
                     f"Received: vectorizer={vectorizer!r}"
                 )
+            if vocabulary_size not in (None, vectorizer.vocabulary_size()):
+                raise ValueError(
+                    "`vocabulary_size` must match the vectorizer's "
+                    f"{vectorizer.vocabulary_size()} ids (or be left out). "
+                    f"Received: vocabulary_size={vocabulary_size!r}"
+                )
             vocabulary_size = vectorizer.vocabulary_size()
         _check_int("vocabulary_size", vocabulary_size, 3)
         _check_int("embedding_dim", embedding_dim, 1)
         _check_int("units", units, 1)
         _check_int("num_layers", num_layers, 1)
-        if not 0 <= dropout < 1:
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, int | float)
+            or not 0 <= dropout < 1
+        ):
             raise ValueError(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )

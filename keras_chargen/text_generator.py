@@ -63,6 +63,13 @@ class TextGenerator:
         self.jit_compile = jit_compile
         self.dtype = dtype
         self._stack = RecurrentStack(model)
+        ids = self._stack.embedding.input_dim
+        if self.vectorizer.vocabulary_size() != ids:
+            raise ValueError(
+                f"The vectorizer has {self.vectorizer.vocabulary_size()} ids but the "
+                f"model's Embedding has {ids}: pass the vectorizer the model was "
+                "trained with."
+            )
         self._seed_generator = keras.random.SeedGenerator(0)
         self._functions = {}
 

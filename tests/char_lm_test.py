@@ -163,3 +163,16 @@ def test_bad_arguments_raise(arguments, message):
     settings = {**dict(vocabulary_size=9, units=8, embedding_dim=4), **arguments}
     with pytest.raises(ValueError, match=message):
         CharLM(**settings)
+
+
+@pytest.mark.parametrize("dropout", ["0.1", None, True, 1.0])
+def test_bad_dropout_is_a_value_error(dropout):
+    vectorizer = CharVectorizer(vocabulary="abc")
+    with pytest.raises(ValueError, match="Received: dropout="):
+        CharLM(vectorizer, units=4, dropout=dropout)
+
+
+def test_vocabulary_size_must_match_the_vectorizer():
+    vectorizer = CharVectorizer(vocabulary="abc")
+    with pytest.raises(ValueError, match="must match the vectorizer's 5 ids"):
+        CharLM(vectorizer, vocabulary_size=9, units=4)

@@ -303,12 +303,16 @@ def test_nonstandard_cells_fall_back_to_the_keras_cell(model):
     relu = keras.Sequential([
         keras.Input((None,), dtype="int32"),
         keras.layers.Embedding(vectorizer.vocabulary_size(), 4),
-        keras.layers.LSTM(8, activation="relu", return_sequences=True),
+        keras.layers.LSTM(8, activation="softsign", return_sequences=True),
         keras.layers.Dense(vectorizer.vocabulary_size()),
     ])  # fmt: skip
+    relu = randomize(relu)
     assert RecurrentStack(relu).step_weights() is None
     assert_matches_rerunning(
-        TextGenerator(relu, vectorizer=vectorizer), relu, vectorizer, ["ab"]
+        TextGenerator(relu, vectorizer=vectorizer),
+        relu,
+        vectorizer,
+        ["ab", "World", "c d"],
     )
 
 
@@ -340,3 +344,10 @@ def test_go_backwards_layers_are_rejected():
     ])  # fmt: skip
     with pytest.raises(ValueError, match="go_backwards=True"):
         TextGenerator(backwards, vectorizer=vectorizer)
+
+
+def test_vectorizer_must_fit_the_model(model):
+    with pytest.raises(
+        ValueError, match="The vectorizer has 5 ids but the model's Embedding has"
+    ):
+        TextGenerator(model, vectorizer=CharVectorizer(vocabulary="abc"))
