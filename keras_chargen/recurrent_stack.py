@@ -92,20 +92,21 @@ class RecurrentStack:
         weights = []
         for i, layer in enumerate(self.rnn_layers):
             cell = layer.cell
-            input_bias, recurrent_bias = (
-                (cell.bias[0], cell.bias[1])
-                if isinstance(layer, keras.layers.GRU)
-                else (cell.bias, ops.zeros_like(cell.bias))
-            )
-            entry = {
-                "kernel": ops.cast(cell.kernel, dtype),
-                "input_bias": input_bias,
-                "recurrent_kernel": ops.cast(cell.recurrent_kernel, dtype),
-                "recurrent_bias": recurrent_bias,
-            }
+            gru = isinstance(layer, keras.layers.GRU)
+            input_bias = cell.bias[0] if gru else cell.bias
+            entry = {"recurrent_kernel": ops.cast(cell.recurrent_kernel, dtype)}
             if i == 0 and self.body[0] is layer:
                 table = ops.matmul(self.embedding.embeddings, cell.kernel)
                 entry["table"] = table + input_bias
+            elif gru:
+                entry["kernel"] = ops.cast(cell.kernel, dtype)
+                entry["input_bias"] = input_bias
+            else:
+                # One matmul for both products: [x, h] @ [kernel; recurrent].
+                stacked = ops.concatenate([cell.kernel, cell.recurrent_kernel], axis=0)
+                entry = {"stacked_kernel": ops.cast(stacked, dtype), "bias": input_bias}
+            if gru:
+                entry["recurrent_bias"] = cell.bias[1]
             weights.append(entry)
         return weights
 
@@ -122,18 +123,26 @@ class RecurrentStack:
                 continue
             w = weights[index]
             index += 1
+            state = next(new_states)
+            projected = None
             if "table" in w:
                 projected = ops.take(w["table"], token_ids, axis=0)
-            else:
+            elif "kernel" in w:
                 projected = _matmul(x, w["kernel"]) + w["input_bias"]
-            state = next(new_states)
-            recurrent = _matmul(state[0], w["recurrent_kernel"]) + w["recurrent_bias"]
             if isinstance(layer, keras.layers.LSTM):
-                i, f, g, o = ops.split(projected + recurrent, 4, axis=-1)
+                if projected is None:
+                    hx = ops.concatenate([x, state[0]], axis=-1)
+                    z = _matmul(hx, w["stacked_kernel"]) + w["bias"]
+                else:
+                    z = projected + _matmul(state[0], w["recurrent_kernel"])
+                i, f, g, o = ops.split(z, 4, axis=-1)
                 c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
                 x = ops.sigmoid(o) * ops.tanh(c)
                 out_states.append([x, c])
             else:  # GRU, reset_after=True
+                recurrent = (
+                    _matmul(state[0], w["recurrent_kernel"]) + w["recurrent_bias"]
+                )
                 x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
                 r_z, r_r, r_h = ops.split(recurrent, 3, axis=-1)
                 z = ops.sigmoid(x_z + r_z)
