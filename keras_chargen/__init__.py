@@ -18,6 +18,7 @@ from keras_chargen.plot_embeddings import plot_embeddings
 from keras_chargen.plot_history import plot_history
 from keras_chargen.sample_text_callback import SampleTextCallback
 from keras_chargen.save_model import save_model
+from keras_chargen.search import search
 from keras_chargen.temperature_sampler import TemperatureSampler
 from keras_chargen.text_generator import TextGenerator
 from keras_chargen.train import train
@@ -45,6 +46,7 @@ __all__ = [
     "plot_embeddings",
     "plot_history",
     "save_model",
+    "search",
     "strip_gutenberg",
     "train",
     "__version__",

@@ -1,27 +1,23 @@
 """`search`: a resumable KerasTuner search over `build_char_lstm`."""
 
-import functools
-import gc
 import json
-import math
 import os
 import shutil
 import time
 import warnings
 from pathlib import Path
 
-import keras
-
-from keras_chargen.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.build_char_lstm import SEARCH_SPACE
 from keras_chargen.char_vectorizer import CharVectorizer
 from keras_chargen.corpus import load_corpus
 from keras_chargen.datasets import make_datasets
 from keras_chargen.save_model import replace_atomically
 from keras_chargen.search_results import results_rows, write_results
-from keras_chargen.training_callbacks import AtomicCheckpoint, TimeLimit
+from keras_chargen.search_tuner import make_tuner, write_json
 
-# Sized for a CPU: the whole default search takes about 6 minutes on 2 cores
-# (docs/tuning.md). `build_char_lstm`'s own ranges (up to 3x1024) are for GPUs.
+# Sized for a CPU: the default search (Hyperband, epochs=3) takes 6-7 minutes
+# on 2 cores (docs/tuning.md). `build_char_lstm`'s own ranges (up to
+# 3x1024 units) are for GPUs.
 DEFAULT_SEARCH_SPACE = {
     "lstm_units": [64, 128, 256],
     "embedding_dim": [16, 32, 64],
@@ -30,7 +26,6 @@ DEFAULT_SEARCH_SPACE = {
     "learning_rate": [0.001, 0.003, 0.01],
 }
 TUNERS = ("hyperband", "bayesian", "random")
-OBJECTIVE = "val_perplexity"
 # Settings a resumed search must share with the search it continues.
 _RESUME_SETTINGS = ("corpus", "tuner", "epochs", "sequence_length", "batch_size")
 
@@ -57,10 +52,12 @@ def search(
     A KerasTuner search (objective `keras_tuner.Objective("val_perplexity",
     direction="min")`) over `DEFAULT_SEARCH_SPACE`, each trial trained on
     `keras_chargen.make_datasets` windows (the last 10% of the corpus held
-    out). Each trial starts from `keras.backend.clear_session()` and keeps
-    its best epoch as `trial_<id>/model.keras`; a trial that raises (a bad
-    configuration, a diverged model) is recorded as `FAILED` and the search
-    goes on. Writes, in `<directory>/<project_name>/`:
+    out). The first trial is the default configuration (`build_char_lstm`'s
+    defaults, where the space holds them): the baseline to beat. Each trial
+    starts from `keras.backend.clear_session()` and keeps its best epoch as
+    `trial_<id>/model.keras`; a trial that raises (a bad configuration, a
+    diverged model) is recorded as `FAILED` and the search goes on. Writes,
+    in `<directory>/<project_name>/`:
 
     - `results.csv` (every trial) and `results.png` (val bits/char per trial
       and per hyperparameter), both replaced atomically;
@@ -140,7 +137,7 @@ def search(
         text, vectorizer, sequence_length, batch_size, 0.1, seed=seed
     )
     deadline = started + 60 * minutes if minutes else None
-    tuner_ = _make_tuner(
+    tuner_ = make_tuner(
         tuner, space, vectorizer, epochs, max_trials, seed, deadline,
         directory, project_name, overwrite=overwrite and role != "worker",
     )  # fmt: skip
@@ -148,7 +145,7 @@ def search(
         tuner_.search(train_ds, val_ds, verbose=verbose)
         return {"role": role, "wall_seconds": round(time.monotonic() - started, 1)}
     project = Path(tuner_.project_dir)  # created again after `overwrite`
-    _write_json(project / "settings.json", settings)
+    write_json(project / "settings.json", settings)
     paths = {"csv": project / "results.csv", "plot": project / "results.png"}
     try:
         tuner_.search(train_ds, val_ds, verbose=verbose)
@@ -229,6 +226,14 @@ def _distributed_role(verbose):
                 print("KERASTUNER_ORACLE_IP is not set: using 127.0.0.1.")
     if "KERASTUNER_ORACLE_IP" not in env:
         return "standalone"
+    missing = [
+        k for k in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_PORT") if k not in env
+    ]
+    if missing:
+        raise ValueError(
+            "A distributed search needs KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP "
+            f"and KERASTUNER_ORACLE_PORT. Missing: {', '.join(missing)}"
+        )
     if "chief" not in env.get("KERASTUNER_TUNER_ID", ""):
         return "worker"
     address = env["KERASTUNER_ORACLE_IP"]
@@ -240,142 +245,3 @@ def _distributed_role(verbose):
             stacklevel=3,
         )
     return "chief"
-
-
-def _write_json(path, data):
-    replace_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
-
-
-def _make_tuner(
-    kind, space, vectorizer, epochs, max_trials, seed, deadline, directory,
-    project_name, overwrite,
-):  # fmt: skip
-    import keras_tuner
-
-    hp = keras_tuner.HyperParameters()
-    for name, value in space.items():
-        if isinstance(value, list):
-            default = SEARCH_SPACE[name][1]
-            hp.Choice(name, value, default=default if default in value else value[0])
-        else:
-            hp.Fixed(name, value)
-    common = dict(
-        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
-        hyperparameters=hp,
-        seed=seed,
-    )
-    oracles = keras_tuner.oracles
-    if kind == "hyperband":
-        oracle = _budgeted(oracles.HyperbandOracle)(max_epochs=epochs, **common)
-        oracle.max_trials = max_trials  # the base Oracle stops at this count
-    else:
-        base = {"bayesian": oracles.BayesianOptimizationOracle}.get(
-            kind, oracles.RandomSearchOracle
-        )
-        oracle = _budgeted(base)(max_trials=max_trials or 10, **common)
-    oracle.deadline = deadline
-    return _tuner_class()(
-        oracle=oracle,
-        hypermodel=functools.partial(build_char_lstm, vectorizer=vectorizer),
-        epochs=epochs,
-        seed=seed,
-        deadline=deadline,
-        directory=directory,
-        project_name=project_name,
-        overwrite=overwrite,
-    )
-
-
-@functools.cache
-def _budgeted(oracle_class):
-    """`oracle_class` that starts no trial after `deadline` and writes atomically."""
-    import keras_tuner
-
-    class Budgeted(oracle_class):
-        deadline = None
-        stopped_by_time_limit = False
-
-        @keras_tuner.synchronized
-        def create_trial(self, tuner_id):
-            late = self.deadline is not None and time.monotonic() >= self.deadline
-            if late and tuner_id not in self.ongoing_trials:
-                self.stopped_by_time_limit = True
-                self.tuner_ids.discard(tuner_id)  # lets a chief exit
-                return keras_tuner.engine.trial.Trial(self.get_space(), status="STOPPED")
-            return super().create_trial(tuner_id)
-
-        def reload(self):
-            super().reload()
-            # Killed between two writes, an oracle lists a finished trial as
-            # running; reloading would then run it again.
-            finished = ("COMPLETED", "FAILED")
-            self._retry_queue = [
-                i for i in self._retry_queue if self.trials[i].status not in finished
-            ]
-
-        # KerasTuner writes its JSON files in place: a kill mid-write would
-        # leave a truncated file that stops the project from reloading.
-        def save(self):
-            _write_json(Path(self._get_oracle_fname()), self.get_state())
-
-        def _save_trial(self, trial):
-            folder = Path(self._get_trial_dir(trial.trial_id))
-            _write_json(folder / "trial.json", trial.get_state())
-
-    Budgeted.__name__ = f"Budgeted{oracle_class.__name__}"
-    return Budgeted
-
-
-@functools.cache
-def _tuner_class():
-    import keras_tuner
-
-    class ChargenTuner(keras_tuner.Tuner):
-        """Trains one trial; handles Hyperband's `tuner/*` values itself."""
-
-        def __init__(self, *, epochs, seed, deadline, **kwargs):
-            super().__init__(**kwargs)
-            self.epochs, self.seed, self.deadline = epochs, seed, deadline
-
-        def run_trial(self, trial, train_ds, val_ds, verbose="auto"):
-            started = time.monotonic()
-            keras.backend.clear_session()  # free the last trial's models and graphs
-            gc.collect()
-            keras.utils.set_random_seed(self.seed)
-            values = trial.hyperparameters.values
-            if "tuner/trial_id" in values:  # a Hyperband round continues a trial
-                model = keras.saving.load_model(self._model_path(values["tuner/trial_id"]))
-            else:
-                model = self.hypermodel.build(trial.hyperparameters)
-            initial_epoch = values.get("tuner/initial_epoch", 0)
-            clock = TimeLimit(max(self.deadline - started, 0) / 60) if self.deadline else None
-            callbacks = [
-                keras.callbacks.TerminateOnNaN(),
-                keras.callbacks.EarlyStopping(OBJECTIVE, patience=2, mode="min"),
-                AtomicCheckpoint(self._model_path(trial.trial_id), monitor=OBJECTIVE),
-                *([clock] if clock else []),
-            ]
-            history = model.fit(
-                train_ds, validation_data=val_ds, initial_epoch=initial_epoch,
-                epochs=values.get("tuner/epochs", self.epochs), callbacks=callbacks,
-                verbose=verbose,
-            ).history  # fmt: skip
-            scores = history.get(OBJECTIVE, [])
-            finite = [(v, i) for i, v in enumerate(scores) if math.isfinite(v)]
-            if not finite:
-                raise keras_tuner.errors.FailedTrialError(
-                    f"No finite {OBJECTIVE}: the model diverged. {OBJECTIVE}={scores}"
-                )
-            best, index = min(finite)
-            return {
-                OBJECTIVE: best,
-                "val_bits_per_char": history["val_bits_per_char"][index],
-                "epochs": initial_epoch + len(scores),
-                "seconds": time.monotonic() - started,
-                "time_limited": float(bool(clock and clock.stopped)),
-            }
-
-        def _model_path(self, trial_id):
-            return Path(self.get_trial_dir(trial_id)) / "model.keras"
-
-    return ChargenTuner

@@ -21,7 +21,8 @@ _HEADERS = {
 def results_rows(oracle):
     """One dict per trial (keys `COLUMNS`), in the order the trials started."""
     rows = []
-    for trial_id in sorted(oracle.trials):
+    order = [*oracle.start_order, *sorted(set(oracle.trials) - set(oracle.start_order))]
+    for trial_id in order:
         trial = oracle.trials[trial_id]
         values = trial.hyperparameters.values
 
@@ -56,7 +57,9 @@ def results_rows(oracle):
 def write_results(rows, paths, space):
     """Writes `paths["csv"]` and `paths["plot"]` atomically; returns the table."""
     replace_atomically(paths["csv"], lambda tmp: _write_csv(rows, tmp))
-    plot_search(rows, paths["plot"], [k for k, v in space.items() if isinstance(v, list)])
+    plot_search(
+        rows, paths["plot"], [k for k, v in space.items() if isinstance(v, list)]
+    )
     return results_table(rows)
 
 
@@ -121,7 +124,13 @@ def plot_search(rows, filepath, searched):
     failed = [index[r["trial"]] for r in rows if r not in scored]
     if failed:
         top = max((r["val_bits_per_char"] for r in scored), default=1.0)
-        ax.scatter(failed, [top] * len(failed), marker="x", color="red", label="failed or unfinished")
+        ax.scatter(
+            failed,
+            [top] * len(failed),
+            marker="x",
+            color="red",
+            label="failed or unfinished",
+        )
         ax.legend()
     if scored:
         fig.colorbar(points, ax=ax, label="epochs", ticks=MaxNLocator(integer=True))
@@ -139,6 +148,8 @@ def plot_search(rows, filepath, searched):
         )
         if name == "learning_rate":
             ax.set_xscale("log")
+        elif all(isinstance(r[name], int) for r in scored):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(name)
         ax.set_xlabel(name)
         ax.set_ylabel("val bits/char")

@@ -1,8 +1,10 @@
 import csv
 import importlib.util
+import ipaddress
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,7 +28,17 @@ TINY_SPACE = {
     "dropout": [0.0, 0.1, 0.2],
     "learning_rate": 0.01,
 }
-SMALL = dict(sequence_length=32, batch_size=16, verbose=0)
+SMALL = dict(sequence_length=32, batch_size=64, verbose=0)
+
+
+@pytest.fixture(autouse=True)
+def not_distributed(monkeypatch):
+    for name in (
+        "KERASTUNER_TUNER_ID",
+        "KERASTUNER_ORACLE_IP",
+        "KERASTUNER_ORACLE_PORT",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 def read_rows(project):
@@ -47,7 +59,7 @@ def searched(tmp_path_factory, corpus_file):
 def test_csv_has_one_row_per_trial(searched):
     _, project = searched
     rows = read_rows(project)
-    assert [r["trial"] for r in rows] == ["00", "01"]
+    assert [r["trial"] for r in rows] == ["0", "1"]
     assert {r["status"] for r in rows} == {"COMPLETED"}
     assert len({r["dropout"] for r in rows}) == 2
     for row in rows:
@@ -76,7 +88,7 @@ def test_best_model_is_the_best_trials_checkpoint(searched, corpus_file):
     model = keras.saving.load_model(summary["model_path"], safe_mode=True)
     assert isinstance(model, keras_chargen.CharLM)
     _, val_ds = keras_chargen.make_datasets(
-        corpus_file.read_text(), model.vectorizer, 32, 16, 0.1, seed=1337
+        corpus_file.read_text(), model.vectorizer, 32, 64, 0.1, seed=1337
     )
     perplexity = model.evaluate(val_ds, return_dict=True, verbose=0)["perplexity"]
     assert perplexity == pytest.approx(summary["best_val_perplexity"], rel=1e-4)
@@ -85,7 +97,9 @@ def test_best_model_is_the_best_trials_checkpoint(searched, corpus_file):
 def test_best_model_generates(searched):
     summary, _ = searched
     model = keras.saving.load_model(summary["model_path"], safe_mode=True)
-    text = model.generate("The ", length=30, sampler=keras_chargen.TemperatureSampler(0))
+    text = model.generate(
+        "The ", length=30, sampler=keras_chargen.TemperatureSampler(0)
+    )
     assert text.startswith("The ") and len(text) == 34
 
 
@@ -102,18 +116,39 @@ def test_running_a_finished_search_again_reruns_nothing(searched, corpus_file):
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, corpus_file):
     summary = search(
-        str(corpus_file), tuner="random", max_trials=2, epochs=1, seed=3,
-        directory=tmp_path, search_space={**TINY_SPACE, "dropout": [0.0, 1.0]},
+        str(corpus_file), tuner="random", max_trials=3, epochs=1, seed=2,
+        directory=tmp_path, search_space={**TINY_SPACE, "dropout": [0.0, 1.0, 0.5]},
         **SMALL,
     )  # fmt: skip
     rows = read_rows(tmp_path / "chargen")
-    # Seed 3 draws the bad value (dropout=1.0) first.
+    # The defaults come first (dropout=0.0 here); seed 2 then draws the bad
+    # value (dropout=1.0) before the last one.
     assert [(r["dropout"], r["status"]) for r in rows] == [
-        ("1.0", "FAILED"),
         ("0.0", "COMPLETED"),
+        ("1.0", "FAILED"),
+        ("0.5", "COMPLETED"),
     ]
-    assert "`dropout` must be in [0, 1)" in rows[0]["note"]
-    assert summary["best_trial"] == rows[1]["trial"]
+    assert "`dropout` must be in [0, 1)" in rows[1]["note"]
+    assert summary["best_trial"] in (rows[0]["trial"], rows[2]["trial"])
+
+
+def test_the_first_trial_is_the_default_configuration(searched):
+    summary, _ = searched
+    assert summary["trials"][0]["dropout"] == 0.1  # build_char_lstm's default
+
+
+def test_hyperband_continues_the_best_first_round_trial(tmp_path, corpus_file):
+    # Hyperband with epochs=3 runs three 1-epoch trials, then trains the best
+    # of them on to epoch 3; max_trials=4 stops the schedule there.
+    summary = search(
+        str(corpus_file), tuner="hyperband", epochs=3, max_trials=4,
+        directory=tmp_path, search_space=TINY_SPACE, **SMALL,
+    )  # fmt: skip
+    rows = summary["trials"]
+    first_round = min(rows[:3], key=lambda r: r["val_bits_per_char"])
+    assert [r["epochs"] for r in rows] == [1, 1, 1, 3]
+    assert rows[3]["continues"] == first_round["trial"]
+    assert rows[3]["dropout"] == first_round["dropout"]
 
 
 def test_time_budget_stops_the_search(tmp_path, corpus_file):
@@ -138,17 +173,36 @@ def test_time_budget_stops_the_search(tmp_path, corpus_file):
     ],
 )
 def test_bad_settings_raise(tmp_path, kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         search("pydoc", directory=tmp_path, **kwargs)
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path, corpus_file):
     (tmp_path / "chargen").mkdir()
     settings = dict(corpus=str(corpus_file), tuner="random", epochs=1, seed=1337)
-    settings.update(sequence_length=32, batch_size=16, search_space={})
+    settings.update(sequence_length=32, batch_size=64, search_space={})
     (tmp_path / "chargen" / "settings.json").write_text(json.dumps(settings))
-    with pytest.raises(ValueError, match="started with other settings.*'epochs': \\(1, 2\\)"):
+    with pytest.raises(
+        ValueError, match="started with other settings.*'epochs': \\(1, 2\\)"
+    ):
         search(str(corpus_file), tuner="random", epochs=2, directory=tmp_path, **SMALL)
+
+
+def test_importing_the_package_does_not_import_keras_tuner():
+    code = "import sys, keras_chargen, keras_chargen.search; print('keras_tuner' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_a_partial_distributed_setup_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    with pytest.raises(
+        ValueError, match="Missing: KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_PORT"
+    ):
+        search("pydoc", directory=tmp_path)
 
 
 # === The driver, tuning/search.py ===
@@ -191,11 +245,12 @@ def test_driver_reports_an_unreadable_corpus_in_one_line(driver, capsys, tmp_pat
 # === Resume and distributed search, in subprocesses ===
 
 
-def driver_command(corpus, directory, max_trials=3):
+def driver_command(corpus, directory):
+    """Three tiny trials (the three dropout values of `TINY_SPACE`)."""
     return [
         sys.executable, str(DRIVER), "--corpus", str(corpus), "--directory",
-        str(directory), "--tuner", "random", "--max-trials", str(max_trials),
-        "--epochs", "2", "--sequence-length", "32", "--batch-size", "16",
+        str(directory), "--tuner", "random", "--max-trials", "3",
+        "--epochs", "2", "--sequence-length", "32", "--batch-size", "64",
         "--search-space", json.dumps(TINY_SPACE), "--quiet",
     ]  # fmt: skip
 
@@ -229,7 +284,9 @@ def wait_for(condition, timeout, processes=()):
 
 
 @pytest.mark.large
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"]
+)
 def test_a_stopped_search_resumes_without_rerunning_finished_trials(
     tmp_path, corpus_file, stop
 ):
@@ -241,6 +298,9 @@ def test_a_stopped_search_resumes_without_rerunning_finished_trials(
         assert wait_for(lambda: finished_trials(project), 180, [first])
         done = {t: (project / f"trial_{t}" / "trial.json").read_bytes()
                 for t in finished_trials(project)}  # fmt: skip
+        # Not while the next trial starts: Python drops a Ctrl-C that lands
+        # in the garbage collector ("Exception ignored ... KeyboardInterrupt").
+        time.sleep(2)
         first.send_signal(stop)
         first.wait(60)
     finally:
@@ -267,13 +327,20 @@ def free_port():
 
 
 def listening_addresses(port):
-    """Local IPv4 addresses with a listening TCP socket on `port`."""
+    """Local addresses with a listening TCP socket on `port` (IPv4-mapped as IPv4)."""
     found = []
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, local_port = local.split(":")
-        if int(local_port, 16) == port and state == "0A":
-            found.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, local_port = local.split(":")
+            if int(local_port, 16) != port or state != "0A":  # 0A: LISTEN
+                continue
+            words = [
+                bytes.fromhex(address[i : i + 8])[::-1]
+                for i in range(0, len(address), 8)
+            ]
+            ip = ipaddress.ip_address(b"".join(words))
+            found.append(str(getattr(ip, "ipv4_mapped", None) or ip))
     return found
 
 
@@ -281,7 +348,7 @@ def listening_addresses(port):
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_a_chief_and_two_workers_run_every_trial_on_loopback(tmp_path, corpus_file):
     port = free_port()
-    command = driver_command(corpus_file, tmp_path, max_trials=4)
+    command = driver_command(corpus_file, tmp_path)
     common = dict(KERASTUNER_ORACLE_PORT=str(port))
     processes, logs = [], []
 
@@ -289,8 +356,10 @@ def test_a_chief_and_two_workers_run_every_trial_on_loopback(tmp_path, corpus_fi
         logs.append(open(tmp_path / f"{name}.log", "w"))
         processes.append(
             subprocess.Popen(
-                command, env=subprocess_env(**common, **env),
-                stdout=logs[-1], stderr=subprocess.STDOUT,
+                command,
+                env=subprocess_env(**common, **env),
+                stdout=logs[-1],
+                stderr=subprocess.STDOUT,
             )  # fmt: skip
         )
 
@@ -299,7 +368,11 @@ def test_a_chief_and_two_workers_run_every_trial_on_loopback(tmp_path, corpus_fi
         assert wait_for(lambda: listening_addresses(port), 120, processes)
         assert listening_addresses(port) == ["127.0.0.1"]
         for i in range(2):
-            start(f"tuner{i}", KERASTUNER_TUNER_ID=f"tuner{i}", KERASTUNER_ORACLE_IP="127.0.0.1")
+            start(
+                f"tuner{i}",
+                KERASTUNER_TUNER_ID=f"tuner{i}",
+                KERASTUNER_ORACLE_IP="127.0.0.1",
+            )
         deadline = time.monotonic() + 300
         codes = [p.wait(max(deadline - time.monotonic(), 1)) for p in processes]
     finally:
@@ -310,5 +383,5 @@ def test_a_chief_and_two_workers_run_every_trial_on_loopback(tmp_path, corpus_fi
     tails = {log.name: Path(log.name).read_text()[-1500:] for log in logs}
     assert codes == [0, 0, 0], tails
     rows = read_rows(tmp_path / "chargen")
-    assert [r["status"] for r in rows] == ["COMPLETED"] * 4, tails
+    assert [r["status"] for r in rows] == ["COMPLETED"] * 3, tails
     assert (tmp_path / "chargen" / "best.keras").is_file()

@@ -1,0 +1,175 @@
+"""The KerasTuner side of `keras_chargen.search`: an oracle and a tuner.
+
+`keras_tuner` is imported inside the functions, so `import keras_chargen`
+never imports it.
+"""
+
+import functools
+import gc
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from keras_chargen.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.save_model import replace_atomically
+from keras_chargen.training_callbacks import AtomicCheckpoint, TimeLimit
+
+OBJECTIVE = "val_perplexity"
+
+
+def write_json(path, data):
+    replace_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
+
+
+def make_tuner(
+    kind, space, vectorizer, epochs, max_trials, seed, deadline, directory,
+    project_name, overwrite,
+):  # fmt: skip
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    for name, value in space.items():
+        if isinstance(value, list):
+            default = SEARCH_SPACE[name][1]
+            hp.Choice(name, value, default=default if default in value else value[0])
+        else:
+            hp.Fixed(name, value)
+    common = dict(
+        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
+        hyperparameters=hp,
+        seed=seed,
+    )
+    oracles = keras_tuner.oracles
+    if kind == "hyperband":
+        oracle = _oracle_class(oracles.HyperbandOracle)(max_epochs=epochs, **common)
+        oracle.max_trials = max_trials  # the base Oracle stops at this count
+    else:
+        base = {"bayesian": oracles.BayesianOptimizationOracle}.get(
+            kind, oracles.RandomSearchOracle
+        )
+        oracle = _oracle_class(base)(max_trials=max_trials or 10, **common)
+    oracle.deadline = deadline
+    return _tuner_class()(
+        oracle=oracle,
+        hypermodel=functools.partial(build_char_lstm, vectorizer=vectorizer),
+        epochs=epochs,
+        seed=seed,
+        deadline=deadline,
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+    )
+
+
+@functools.cache
+def _oracle_class(base):
+    """`base`, plus: the defaults first, no trial after `deadline`, atomic files."""
+    import keras_tuner
+
+    class Oracle(base):
+        deadline = None
+        stopped_by_time_limit = False
+
+        def _random_values(self):
+            # The first configuration is the defaults (`build_char_lstm`'s
+            # where searched): the baseline every other trial has to beat.
+            defaults = {hp.name: hp.default for hp in self.hyperparameters.space}
+            if not self._duplicate(defaults):
+                return defaults
+            return super()._random_values()
+
+        @keras_tuner.synchronized
+        def create_trial(self, tuner_id):
+            late = self.deadline is not None and time.monotonic() >= self.deadline
+            if late and tuner_id not in self.ongoing_trials:
+                self.stopped_by_time_limit = True
+                self.tuner_ids.discard(tuner_id)  # lets a chief exit
+                return keras_tuner.engine.trial.Trial(
+                    self.get_space(), status="STOPPED"
+                )
+            return super().create_trial(tuner_id)
+
+        def reload(self):
+            super().reload()
+            # Killed between two writes, an oracle lists a finished trial as
+            # running; reloading would then run it again.
+            finished = ("COMPLETED", "FAILED")
+            self._retry_queue = [
+                i for i in self._retry_queue if self.trials[i].status not in finished
+            ]
+
+        # KerasTuner writes its JSON files in place: a kill mid-write would
+        # leave a truncated file that stops the project from reloading.
+        def save(self):
+            write_json(Path(self._get_oracle_fname()), self.get_state())
+
+        def _save_trial(self, trial):
+            folder = Path(self._get_trial_dir(trial.trial_id))
+            write_json(folder / "trial.json", trial.get_state())
+
+    Oracle.__name__ = f"Chargen{base.__name__}"
+    return Oracle
+
+
+@functools.cache
+def _tuner_class():
+    import keras_tuner
+
+    class ChargenTuner(keras_tuner.Tuner):
+        """Trains one trial; handles Hyperband's `tuner/*` values itself."""
+
+        def __init__(self, *, epochs, seed, deadline, **kwargs):
+            super().__init__(**kwargs)
+            self.epochs, self.seed, self.deadline = epochs, seed, deadline
+
+        def run_trial(self, trial, train_ds, val_ds, verbose="auto"):
+            started = time.monotonic()
+            keras.backend.clear_session()  # free the last trial's models and graphs
+            gc.collect()
+            keras.utils.set_random_seed(self.seed)
+            values = trial.hyperparameters.values
+            if "tuner/trial_id" in values:  # a Hyperband round continues a trial
+                model = keras.saving.load_model(
+                    self._model_path(values["tuner/trial_id"])
+                )
+            else:
+                model = self.hypermodel.build(trial.hyperparameters)
+            initial_epoch = values.get("tuner/initial_epoch", 0)
+            clock = (
+                TimeLimit(max(self.deadline - started, 0) / 60)
+                if self.deadline
+                else None
+            )
+            callbacks = [
+                keras.callbacks.TerminateOnNaN(),
+                keras.callbacks.EarlyStopping(OBJECTIVE, patience=2, mode="min"),
+                AtomicCheckpoint(self._model_path(trial.trial_id), monitor=OBJECTIVE),
+                *([clock] if clock else []),
+            ]
+            history = model.fit(
+                train_ds, validation_data=val_ds, initial_epoch=initial_epoch,
+                epochs=values.get("tuner/epochs", self.epochs), callbacks=callbacks,
+                verbose=verbose,
+            ).history  # fmt: skip
+            scores = history.get(OBJECTIVE, [])
+            finite = [(v, i) for i, v in enumerate(scores) if math.isfinite(v)]
+            if not finite:
+                raise keras_tuner.errors.FailedTrialError(
+                    f"No finite {OBJECTIVE}: the model diverged. {OBJECTIVE}={scores}"
+                )
+            best, index = min(finite)
+            return {
+                OBJECTIVE: best,
+                "val_bits_per_char": history["val_bits_per_char"][index],
+                "epochs": initial_epoch + len(scores),
+                "seconds": time.monotonic() - started,
+                "time_limited": float(bool(clock and clock.stopped)),
+            }
+
+        def _model_path(self, trial_id):
+            return Path(self.get_trial_dir(trial_id)) / "model.keras"
+
+    return ChargenTuner
