@@ -23,6 +23,7 @@ Writes benchmarks/results/quality-<label>.{keras,csv,png,json}.
 import argparse
 import json
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -73,9 +74,9 @@ def main():
     label = args.label or f"shakespeare-{len(text) // 1000}k"
     RESULTS.mkdir(exist_ok=True)
     output = RESULTS / f"quality-{label}.keras"
-    for suffix in (".csv", ".backup"):
-        if output.with_suffix(suffix).is_file():
-            output.with_suffix(suffix).unlink()
+    # A fresh run each time: drop the log and backup of an earlier one.
+    output.with_suffix(".csv").unlink(missing_ok=True)
+    shutil.rmtree(output.with_suffix(".backup"), ignore_errors=True)
 
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus.txt"
