@@ -58,6 +58,10 @@ def main():
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--cell", choices=("lstm", "gru"))
+    parser.add_argument(
+        "--layer-norm", type=int, choices=(0, 1), help="override layer_norm"
+    )
     args = parser.parse_args()
     overrides = {
         k: v
@@ -70,6 +74,13 @@ def main():
         )  # fmt: skip
         if v is not None
     }
+    options = {
+        k: v
+        for k, v in (("cell", args.cell), ("layer_norm", args.layer_norm))
+        if v is not None
+    }
+    if "layer_norm" in options:
+        options["layer_norm"] = bool(options["layer_norm"])
     text = CORPUS.read_text(encoding="utf-8")[: args.characters]
     label = args.label or f"shakespeare-{len(text) // 1000}k"
     RESULTS.mkdir(exist_ok=True)
@@ -83,7 +94,8 @@ def main():
         corpus.write_text(text, encoding="utf-8")
         model, summary = keras_chargen.train(
             str(corpus), output, epochs=1000, minutes=args.minutes,
-            batch_size=args.batch_size, verbose=2, sample_length=300, **overrides,
+            batch_size=args.batch_size, verbose=2, sample_length=300,
+            **options, **overrides,
         )  # fmt: skip
 
     split = len(text) - round(len(text) * 0.1)
@@ -95,7 +107,7 @@ def main():
         "label": label,
         "characters": len(text),
         "minutes_budget": args.minutes,
-        "overrides": overrides,
+        "overrides": {**options, **overrides},
         "training": summary,
         "heldout": report,
         "curve": [
