@@ -152,7 +152,7 @@ def _tuner_class():
             history = model.fit(
                 train_ds, validation_data=val_ds, initial_epoch=initial_epoch,
                 epochs=values.get("tuner/epochs", self.epochs), callbacks=callbacks,
-                verbose=verbose,
+                verbose=verbose, shuffle=False,  # the dataset shuffles itself
             ).history  # fmt: skip
             scores = history.get(OBJECTIVE, [])
             finite = [(v, i) for i, v in enumerate(scores) if math.isfinite(v)]
