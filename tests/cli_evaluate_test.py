@@ -78,7 +78,10 @@ def test_json_report_has_stable_keys_and_the_library_values(files):
     ]
     expected = evaluate(model, TEXT, train_text=TRAIN_TEXT, verbose=0)
     for key in KEYS[:-1]:
-        assert report[key] == pytest.approx(expected[key], rel=1e-5), key
+        if isinstance(expected[key], str):  # newer pytest refuses approx on str
+            assert report[key] == expected[key], key
+        else:
+            assert report[key] == pytest.approx(expected[key], rel=1e-5), key
 
 
 def test_human_output_is_a_table_with_the_baselines(files, capsys):
