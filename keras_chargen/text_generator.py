@@ -93,7 +93,7 @@ class TextGenerator:
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
         states, logits = self._start(prompts, length, sampler)
-        chunks = []
+        texts = [""] * len(prompts)
         stops = _as_list(stop)
         # With stop strings, work in chunks so the loop can end early.
         chunk = length if not stops else min(length, 64)
@@ -101,14 +101,13 @@ class TextGenerator:
         while done < length:
             n = min(chunk, length - done)
             tokens, logits, states = self._run(sampler, logits, states, n)
-            chunks.append(tokens)
+            texts = [
+                t + self.vectorizer.decode(row)
+                for t, row in zip(texts, tokens, strict=True)
+            ]
             done += n
-            if stops and all(
-                _cut(self._decode_rows(chunks)[i], stops) is not None
-                for i in range(len(prompts))
-            ):
+            if stops and all(_cut(t, stops) is not None for t in texts):
                 break
-        texts = self._decode_rows(chunks) if chunks else [""] * len(prompts)
         if stops:
             texts = [_cut(t, stops) or t for t in texts]
         out = [p + t for p, t in zip(prompts, texts, strict=True)]
@@ -172,10 +171,6 @@ class TextGenerator:
             logits, states, tf.constant(steps, tf.int32)
         )
         return tokens.numpy(), logits, states
-
-    def _decode_rows(self, chunks):
-        tokens = np.concatenate(chunks, axis=1)
-        return [self.vectorizer.decode(row) for row in tokens]
 
     def _function(self, kind, sampler):
         sampler = sampler or TemperatureSampler()

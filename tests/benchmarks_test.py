@@ -7,15 +7,20 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def test_generation_benchmark_quick_prints_the_table():
+def run_quick(script, timeout):
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "generation.py"), "--quick"],
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=120,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_generation_benchmark_quick_prints_the_table():
+    result = run_quick("generation.py", timeout=120)
     rows = re.findall(
         r"^\| (\(\w\)) [^|]+ \| ([\d,]+) \| [\d.]+ \| ([\d,.]+) \| ([\d,]+)x \|$",
         result.stdout,
@@ -33,14 +38,7 @@ def test_generation_benchmark_quick_prints_the_table():
 
 
 def test_training_benchmark_quick_prints_the_ratio():
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "training.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_quick("training.py", timeout=180)
     rows = re.findall(
         r"^\| \((a|b)\) [^|]+ \| ([\d,]+) \| [\d.]+ \| ([\d,]+) \| ([\d,]+)x \|$",
         result.stdout,

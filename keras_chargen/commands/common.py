@@ -67,6 +67,12 @@ def probability(text):
     return value
 
 
+def check_output_folder(path, option):
+    """Fails before any work when `path`'s folder does not exist."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise CliError(f"folder of {option} {path!r} does not exist")
+
+
 def load_char_model(path):
     """Loads a keras_chargen `.keras` file, or raises `CliError` saying why."""
     import keras

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from keras_chargen.commands.common import (
     CliError,
+    check_output_folder,
     load_char_model,
     non_negative_float,
     non_negative_int,
@@ -78,8 +79,7 @@ def run(args):
     from keras_chargen.temperature_sampler import TemperatureSampler
     from keras_chargen.text_generator import TextGenerator
 
-    if args.output and not Path(args.output).resolve().parent.is_dir():
-        raise CliError(f"folder of --output {args.output!r} does not exist")
+    check_output_folder(args.output, "--output")
     prompts = args.prompt or ["\n"]
     model = load_char_model(args.model)
     generator = TextGenerator(model)

@@ -1,8 +1,11 @@
 """`keras-chargen inspect`: layers, nearest characters, embedding plot."""
 
-from pathlib import Path
-
-from keras_chargen.commands.common import CliError, load_char_model, positive_int
+from keras_chargen.commands.common import (
+    CliError,
+    check_output_folder,
+    load_char_model,
+    positive_int,
+)
 
 DEFAULT_CHARS = "aeiou .,"
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
@@ -35,8 +38,7 @@ def add_parser(subparsers):
 def run(args):
     from keras_chargen.nearest_characters import char_name, nearest_characters
 
-    if args.plot and not Path(args.plot).resolve().parent.is_dir():
-        raise CliError(f"folder of --plot {args.plot!r} does not exist")
+    check_output_folder(args.plot, "--plot")
     model = load_char_model(args.model)
     chars = _chars(args.chars, model.vectorizer.vocabulary)
     try:
