@@ -15,7 +15,11 @@ depend on the weights, so nothing is trained.
     which CPUs with AMX run faster; states and the output layer stay float32.
 
 Each method is timed twice and the faster run is kept, so a burst of load
-from another process on this shared machine counts against no method.
+from another process on this shared machine counts against no method. Every
+timed call includes its prompt (40-100 characters): TextGenerator's prompt
+pass costs about one generation step per prompt character, so it is ~10% of
+a 1,000-character continuation and ~25% of a 300-character one
+(`--batch-chars 300`).
 
 The tutorial's model was many-to-one (one output per window) and this one is
 many-to-many (logits at every position), but a `predict` call costs the same
@@ -50,10 +54,10 @@ NUM_LAYERS = 2
 EMBEDDING_DIM = 256
 WINDOW = 100  # characters the tutorial feeds to every predict call
 TEMPERATURE = 0.8  # sampling temperature, same for every method
-TUTORIAL_CHARS = 25  # characters timed for (a): it runs at ~2-5 chars/s
+TUTORIAL_CHARS = 40  # characters timed for (a): it runs at ~2-7 chars/s
 CHARS = 1000  # characters timed for (b)
-BATCH = 64  # prompts generated together in (c)
-BATCH_CHARS = 300  # characters per prompt in (c)
+BATCH = 64  # prompts generated together in (c) and (d)
+BATCH_CHARS = 1000  # characters per prompt in (c) and (d), as in (b)
 SEED = 0
 # ----
 

@@ -82,10 +82,16 @@ class RecurrentStack:
     def step_weights(self, dtype="float32"):
         """Weights for `fused_step`, or `None` when a cell is non-standard.
 
-        The first layer's input projection is folded into a per-character
-        table (`embeddings @ kernel + bias`), so a step starts with a lookup
-        instead of a matmul. Matmul weights are cast to `dtype`; bfloat16
-        runs ~3x faster on CPUs with AMX at batch 64, at bfloat16 precision.
+        Every weight is cut into one block per gate (LSTM: i, f, g, o; GRU:
+        z, r, h), so a step makes one small matmul per gate and never
+        concatenates or splits gate activations: TensorFlow runs the gates'
+        matmuls side by side on its inter-op threads. On a 2-core CPU this
+        measured ~1.3x faster at batch 1 and ~1.5x at batch 64 than one
+        matmul followed by a split. The first layer's input projection is
+        folded into per-character tables (`embeddings @ kernel + bias`), so
+        a step starts with lookups instead of a matmul. Matmul weights are
+        cast to `dtype`; bfloat16 runs ~1.5x faster at batch 64 on CPUs
+        with AMX, at bfloat16 precision.
         """
         if not all(_is_standard(la) for la in self.rnn_layers):
             return None
@@ -93,25 +99,53 @@ class RecurrentStack:
         for i, layer in enumerate(self.rnn_layers):
             cell = layer.cell
             gru = isinstance(layer, keras.layers.GRU)
+            gates = 3 if gru else 4
             input_bias = cell.bias[0] if gru else cell.bias
-            entry = {"recurrent_kernel": ops.cast(cell.recurrent_kernel, dtype)}
+            entry = {"recurrent_kernel": _gates(cell.recurrent_kernel, gates, dtype)}
             if i == 0 and self.body[0] is layer:
                 table = ops.matmul(self.embedding.embeddings, cell.kernel)
-                entry["table"] = table + input_bias
-            elif gru:
-                entry["kernel"] = ops.cast(cell.kernel, dtype)
-                entry["input_bias"] = input_bias
+                entry["table"] = _gates(table + input_bias, gates)
             else:
-                # One matmul for both products: [x, h] @ [kernel; recurrent].
-                stacked = ops.concatenate([cell.kernel, cell.recurrent_kernel], axis=0)
-                entry = {"stacked_kernel": ops.cast(stacked, dtype), "bias": input_bias}
+                entry["kernel"] = _gates(cell.kernel, gates, dtype)
+                entry["input_bias"] = _gates(input_bias, gates)
             if gru:
-                entry["recurrent_bias"] = cell.bias[1]
+                entry["recurrent_bias"] = _gates(cell.bias[1], gates)
             weights.append(entry)
         return weights
 
     def fused_step(self, token_ids, states, weights):
         """`step()` with the cell math written out; see `step_weights`."""
+        x, out_states = self._fused_body(token_ids, states, weights)
+        return self.apply_head(x), out_states
+
+    def fused_run(self, token_ids, states, weights):
+        """`run()` through `fused_step`, for the last position only.
+
+        Steps through `token_ids` `(batch, time)` one column at a time;
+        padding (id 0) leaves a row's states unchanged, so left-padded rows
+        (and all-padding rows, which keep the zero state) end where their
+        text does. Returns the logits after the last position and the final
+        states. The per-step math is `fused_step`'s, which skips the
+        per-position output layer and measured ~2x faster than `run()`.
+        """
+        columns = ops.transpose(token_ids)
+
+        def body(t, states):
+            ids = columns[t]
+            _, new_states = self._fused_body(ids, states, weights)
+            keep = ops.expand_dims(ops.not_equal(ids, 0), -1)
+            return t + 1, [
+                [ops.where(keep, new, old) for new, old in zip(n, o, strict=True)]
+                for n, o in zip(new_states, states, strict=True)
+            ]
+
+        _, states = ops.while_loop(
+            lambda t, _: t < ops.shape(columns)[0], body, (0, states)
+        )
+        # The body ends with the last recurrent layer: its output is its h.
+        return self.apply_head(states[-1][0]), states
+
+    def _fused_body(self, token_ids, states, weights):
         x = None
         if "table" not in weights[0]:
             x = ops.take(self.embedding.embeddings, token_ids, axis=0)
@@ -124,32 +158,26 @@ class RecurrentStack:
             w = weights[index]
             index += 1
             state = next(new_states)
-            projected = None
             if "table" in w:
-                projected = ops.take(w["table"], token_ids, axis=0)
-            elif "kernel" in w:
-                projected = _matmul(x, w["kernel"]) + w["input_bias"]
+                projected = [ops.take(t, token_ids, axis=0) for t in w["table"]]
+            else:
+                projected = _products(x, w["kernel"], w["input_bias"])
             if isinstance(layer, keras.layers.LSTM):
-                if projected is None:
-                    hx = ops.concatenate([x, state[0]], axis=-1)
-                    z = _matmul(hx, w["stacked_kernel"]) + w["bias"]
-                else:
-                    z = projected + _matmul(state[0], w["recurrent_kernel"])
-                i, f, g, o = ops.split(z, 4, axis=-1)
+                recurrent = _products(state[0], w["recurrent_kernel"])
+                i, f, g, o = (p + r for p, r in zip(projected, recurrent, strict=True))
                 c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
                 x = ops.sigmoid(o) * ops.tanh(c)
                 out_states.append([x, c])
             else:  # GRU, reset_after=True
-                recurrent = (
-                    _matmul(state[0], w["recurrent_kernel"]) + w["recurrent_bias"]
+                x_z, x_r, x_h = projected
+                r_z, r_r, r_h = _products(
+                    state[0], w["recurrent_kernel"], w["recurrent_bias"]
                 )
-                x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
-                r_z, r_r, r_h = ops.split(recurrent, 3, axis=-1)
                 z = ops.sigmoid(x_z + r_z)
                 candidate = ops.tanh(x_h + ops.sigmoid(x_r + r_r) * r_h)
                 x = z * state[0] + (1 - z) * candidate
                 out_states.append([x])
-        return self.apply_head(x), out_states
+        return x, out_states
 
     def step(self, token_ids, states):
         """One character per row: ids `(batch,)` -> logits, new states."""
@@ -201,6 +229,17 @@ def _is_standard(layer):
     return standard
 
 
-def _matmul(x, kernel):
-    """`x @ kernel` in the kernel's dtype, returned as float32."""
-    return ops.cast(ops.matmul(ops.cast(x, kernel.dtype), kernel), "float32")
+def _gates(weight, gates, dtype=None):
+    """`weight`'s last axis cut into one block per gate, optionally cast."""
+    if dtype is not None:
+        weight = ops.cast(weight, dtype)
+    return ops.split(weight, gates, axis=-1)
+
+
+def _products(x, kernels, biases=None):
+    """`[x @ k (+ b)]` per gate: matmuls in the kernels' dtype, float32 out."""
+    x = ops.cast(x, kernels[0].dtype)
+    out = [ops.cast(ops.matmul(x, k), "float32") for k in kernels]
+    if biases is not None:
+        out = [o + b for o, b in zip(out, biases, strict=True)]
+    return out

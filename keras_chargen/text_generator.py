@@ -92,7 +92,7 @@ class TextGenerator:
         """
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
-        states, logits = self._start(prompts, length, sampler)
+        weights, states, logits = self._start(prompts, length, sampler)
         texts = [""] * len(prompts)
         stops = _as_list(stop)
         # With stop strings, work in chunks so the loop can end early.
@@ -100,7 +100,7 @@ class TextGenerator:
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            tokens, logits, states = self._run(sampler, logits, states, n)
+            tokens, logits, states = self._run(sampler, weights, logits, states, n)
             texts = [
                 t + self.vectorizer.decode(row)
                 for t, row in zip(texts, tokens, strict=True)
@@ -121,12 +121,12 @@ class TextGenerator:
         """
         if not isinstance(prompt, str):
             raise TypeError(f"`prompt` must be a str. Received: {prompt!r:.60}")
-        states, logits = self._start([prompt], length, sampler)
+        weights, states, logits = self._start([prompt], length, sampler)
         stops = _as_list(stop)
         text, done = "", 0
         while done < length:
             n = min(chunk_size, length - done)
-            tokens, logits, states = self._run(sampler, logits, states, n)
+            tokens, logits, states = self._run(sampler, weights, logits, states, n)
             piece = self.vectorizer.decode(tokens[0])
             done += n
             cut = _cut(text + piece, stops) if stops else None
@@ -163,12 +163,16 @@ class TextGenerator:
         self._seed_generator.state.assign(
             ops.cast(ops.convert_to_tensor([seed, 0]), self._seed_generator.state.dtype)
         )
-        logits, states = self._function("prefill", None)(tf.constant(ids))
-        return states, logits
+        # The step's weights, prepared once per call from the model's
+        # current values (they change between epochs under
+        # SampleTextCallback); None when the model needs the generic step.
+        weights = self._stack.step_weights(self.dtype)
+        logits, states = self._function("prefill", None)(weights, tf.constant(ids))
+        return weights, states, logits
 
-    def _run(self, sampler, logits, states, steps):
+    def _run(self, sampler, weights, logits, states, steps):
         tokens, logits, states = self._function("sample", sampler)(
-            logits, states, tf.constant(steps, tf.int32)
+            weights, logits, states, tf.constant(steps, tf.int32)
         )
         return tokens.numpy(), logits, states
 
@@ -182,9 +186,12 @@ class TextGenerator:
             )
         return self._functions[key]
 
-    def _prefill(self, prompt_ids):
+    def _prefill(self, weights, prompt_ids):
         batch = ops.shape(prompt_ids)[0]
-        logits, states = self._stack.run(prompt_ids, self._stack.zero_states(batch))
+        states = self._stack.zero_states(batch)
+        if weights is not None:
+            return self._stack.fused_run(prompt_ids, states, weights)
+        logits, states = self._stack.run(prompt_ids, states)
         # Prompts are left-padded, so every row's last character is last;
         # an empty prompt starts from the head applied to the zero state.
         empty = ops.expand_dims(ops.all(ops.equal(prompt_ids, 0), axis=1), -1)
@@ -192,10 +199,8 @@ class TextGenerator:
         return logits, states
 
     def _sampling_loop(self, sampler):
-        def loop(logits, states, steps):
+        def loop(weights, logits, states, steps):
             tokens = tf.TensorArray(tf.int32, size=steps)
-            # Loop-invariant weights, prepared once per call outside the loop.
-            weights = self._stack.step_weights(self.dtype)
             if weights is None:
                 step = self._stack.step
             else:

@@ -296,6 +296,25 @@ def test_fused_step_equals_the_keras_cells(cell):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_prefill_equals_the_keras_layers(cell):
+    from keras_chargen.recurrent_stack import RecurrentStack
+
+    model = char_lm(cell=cell, num_layers=2, layer_norm=True)
+    stack = RecurrentStack(model)
+    # Left-padded rows of different lengths, and one all-padding row.
+    ids = tf.constant([[0, 0, 2, 5, 7], [3, 4, 5, 6, 7], [0, 0, 0, 0, 0]], tf.int32)
+    weights = stack.step_weights()
+    logits, states = stack.fused_run(ids, stack.zero_states(3), weights)
+    all_logits, expected_states = stack.run(ids, stack.zero_states(3))
+    np.testing.assert_allclose(logits[:2], all_logits[:2, -1], atol=1e-5)
+    np.testing.assert_allclose(logits[2], stack.initial_logits(1)[0], atol=1e-5)
+    for a, b in zip(
+        tf.nest.flatten(states), tf.nest.flatten(expected_states), strict=True
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 def test_nonstandard_cells_fall_back_to_the_keras_cell(model):
     from keras_chargen.recurrent_stack import RecurrentStack
 
