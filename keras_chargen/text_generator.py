@@ -30,11 +30,11 @@ class TextGenerator:
         vectorizer: the `keras_chargen.CharVectorizer` the model was trained
             with. Defaults to `model.vectorizer`.
         jit_compile: bool, compile the loop with XLA. Defaults to `False`:
-            on CPU, XLA measured 2-4x slower for this loop
+            on CPU, XLA measured 1.2-1.5x slower for this loop
             (docs/benchmarks.md).
         dtype: the dtype of the step's matrix products: `"float32"`, or
             `"bfloat16"` / `"float16"` for speed at lower precision (on CPUs
-            with AMX, bfloat16 was ~2x faster at batch 64). Recurrent states
+            with AMX, bfloat16 was ~1.6x faster at batch 64). Recurrent states
             and the output layer stay float32. Defaults to `"float32"`.
 
     Example:

@@ -44,20 +44,51 @@ class TimeLimit(keras.callbacks.Callback):
     and checkpointed as usual. The validation time of the last epoch is kept
     in reserve so the budget is not overrun by the final validation.
 
+    With `anneal_to`, the learning rate is also lowered at the end of the
+    budget, since a run that knows when it ends can spend its last minutes
+    at a low rate: it keeps its value until the share `anneal_from` of the
+    budget is spent, then follows a half cosine down to `anneal_to` times
+    that value when the time is up. It scales whatever the rate is, so
+    `ReduceLROnPlateau`'s cuts still apply on top.
+
     Args:
         minutes: float, the budget.
+        anneal_to: Optional float in `(0, 1]`, the learning rate's final
+            factor. Defaults to `None` (no annealing).
+        anneal_from: float in `[0, 1)`, the share of the budget spent at the
+            full rate. Defaults to `0.0`.
     """
 
-    def __init__(self, minutes):
+    def __init__(self, minutes, anneal_to=None, anneal_from=0.0):
         super().__init__()
         self.minutes = minutes
+        self.anneal_to = anneal_to
+        self.anneal_from = anneal_from
         self.stopped = False
         self._start = None
         self._last_batch_end = None
         self._validation_seconds = 0.0
+        self._factor = 1.0
+        self._last_set = None
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.anneal_to is None:
+            return
+        current = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if self._last_set is None or not math.isclose(current, self._last_set):
+            # First batch, or another callback changed the rate: rescale it.
+            base = current / self._factor
+        else:
+            base = self._last_set / self._factor
+        spent = (time.monotonic() - self._start) / (self.minutes * 60)
+        progress = min(1.0, max(0.0, spent - self.anneal_from) / (1 - self.anneal_from))
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        self._factor = self.anneal_to + (1 - self.anneal_to) * cosine
+        self._last_set = base * self._factor
+        self.model.optimizer.learning_rate = self._last_set
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch_end = time.monotonic()

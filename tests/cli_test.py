@@ -32,6 +32,16 @@ def test_generate_matches_the_library(trained_model_path, capsys):
     assert out == expected + "\n"
 
 
+def test_generate_bfloat16_matches_the_library(trained_model_path, capsys):
+    run_cli(["generate", str(trained_model_path), "--prompt", "The ", "--dtype",
+             "bfloat16", "--length", "40", "--seed", "5"])  # fmt: skip
+    out = capsys.readouterr().out
+    model = keras.saving.load_model(trained_model_path)
+    generator = keras_chargen.TextGenerator(model, dtype="bfloat16")
+    sampler = keras_chargen.TemperatureSampler(0.8, seed=5)
+    assert out == generator.generate("The ", 40, sampler=sampler) + "\n"
+
+
 def test_stream_prints_the_same_text(trained_model_path, capsys):
     argv = [
         "generate",

@@ -80,6 +80,7 @@ def test_report_has_the_stable_keys(report):
         "ngram_order",
         "baseline_fit_on",
         "generation",
+        "adapted",
     ]
 
 
@@ -195,6 +196,15 @@ def test_generation_metrics_are_reported_when_asked(model):
         ({"num_generations": -1}, "`num_generations` must be an int >= 0"),
         ({"verbose": 3}, "`verbose` must be 'auto', 0, 1 or 2"),
         ({"train_text": ""}, "`train_text` must not be empty"),
+        (
+            {"adapt_chunk": 0},
+            "`adapt_chunk` must be an int >= 1. Received: adapt_chunk=0",
+        ),
+        (
+            {"adapt_learning_rate": 0.0},
+            r"`adapt_learning_rate` must be a number > 0. Received: adapt_learning_rate=0.0",
+        ),
+        ({"adapt_learning_rate": True}, "`adapt_learning_rate` must be a number > 0"),
     ],
 )
 def test_bad_arguments_raise_value_error(model, kwargs, message):
@@ -212,3 +222,39 @@ def test_model_without_vocabulary_is_rejected():
     model = CharLM(vocabulary_size=10, embedding_dim=2, units=4, num_layers=1)
     with pytest.raises(ValueError, match="needs the model's vocabulary"):
         evaluate(model, TEXT)
+
+
+# ------------------------------------------------------- dynamic evaluation
+REPEATED = "abc cab bac. " * 40
+
+
+def test_adaptive_scoring_learns_from_a_repetitive_text():
+    model = tiny_model(seed=3)
+    static = evaluate(model, REPEATED, verbose=0)
+    adaptive = evaluate(
+        model, REPEATED, adapt=True, adapt_learning_rate=1e-2, adapt_chunk=13, verbose=0
+    )
+    assert static["adapted"] is False and adaptive["adapted"] is True
+    assert adaptive["characters"] == static["characters"] == len(REPEATED)
+    # The model has never seen this text: only adaptation can learn its loop.
+    assert adaptive["bits_per_char"] < static["bits_per_char"] - 0.5, (adaptive, static)
+    assert adaptive["accuracy"] > static["accuracy"]
+
+
+def test_adaptive_scoring_predicts_each_chunk_before_learning_from_it():
+    model = tiny_model(seed=4)
+    chunk = 13
+    # Scoring just the first chunk (plus the first character) involves no
+    # update before it is scored, so it must match the static figure.
+    head = REPEATED[: chunk + 1]
+    static = evaluate(model, head, verbose=0)
+    adaptive = evaluate(model, head, adapt=True, adapt_chunk=chunk, verbose=0)
+    np.testing.assert_allclose(adaptive["loss"], static["loss"], rtol=1e-5)
+
+
+def test_adaptive_scoring_leaves_the_model_unchanged():
+    model = tiny_model(seed=5)
+    before = [w.copy() for w in model.get_weights()]
+    evaluate(model, REPEATED, adapt=True, adapt_learning_rate=1e-2, verbose=0)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

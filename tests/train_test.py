@@ -65,6 +65,73 @@ def test_time_limit_stops_cleanly_and_still_saves(tmp_path, corpus_file):
     assert not (tmp_path / "m.backup").exists()
 
 
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_time_limit_anneals_the_learning_rate_along_the_budget(monkeypatch):
+    from keras_chargen import training_callbacks
+    from keras_chargen.build_char_lstm import build_char_lstm
+
+    clock = _Clock()
+    monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
+    model = build_char_lstm(vocabulary_size=5, lstm_units=4, embedding_dim=2)
+    model.optimizer.learning_rate = 1e-2
+    limit = training_callbacks.TimeLimit(minutes=1.0, anneal_to=0.1)
+    limit.set_model(model)
+    limit.on_train_begin()
+
+    def rate_at(seconds):
+        clock.now = seconds
+        limit.on_train_batch_begin(0)
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+    assert rate_at(0) == pytest.approx(1e-2)
+    assert rate_at(30) == pytest.approx(1e-2 * 0.55)  # halfway down the cosine
+    # Another callback (ReduceLROnPlateau) halves the rate: the cut is kept.
+    model.optimizer.learning_rate = 1e-2 * 0.55 / 2
+    assert rate_at(60) == pytest.approx(1e-2 * 0.1 / 2)
+    assert rate_at(90) == pytest.approx(1e-2 * 0.1 / 2)  # stays at the floor
+
+
+def test_time_limit_anneals_only_after_anneal_from(monkeypatch):
+    from keras_chargen import training_callbacks
+    from keras_chargen.build_char_lstm import build_char_lstm
+
+    clock = _Clock()
+    monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
+    model = build_char_lstm(vocabulary_size=5, lstm_units=4, embedding_dim=2)
+    limit = training_callbacks.TimeLimit(minutes=1.0, anneal_to=0.1, anneal_from=0.5)
+    limit.set_model(model)
+    limit.on_train_begin()
+    rates = []
+    for seconds in (0, 29, 45, 60):
+        clock.now = seconds
+        limit.on_train_batch_begin(0)
+        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    assert rates == pytest.approx([3e-3, 3e-3, 3e-3 * 0.55, 3e-4])
+
+
+def test_time_limit_without_anneal_leaves_the_learning_rate(monkeypatch):
+    from keras_chargen import training_callbacks
+    from keras_chargen.build_char_lstm import build_char_lstm
+
+    clock = _Clock()
+    monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
+    model = build_char_lstm(vocabulary_size=5, lstm_units=4, embedding_dim=2)
+    limit = training_callbacks.TimeLimit(minutes=1.0)
+    limit.set_model(model)
+    limit.on_train_begin()
+    clock.now = 45
+    limit.on_train_batch_begin(0)
+    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert rate == pytest.approx(3e-3)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -36,7 +36,7 @@ def run(args):
     from keras_chargen.text_generator import TextGenerator
 
     model = load_char_model(args.model)
-    session = _Session(TextGenerator(model), args)
+    session = _Session(TextGenerator(model, dtype=args.dtype), args)
     print(f"Loaded {args.model} ({model.vocabulary_size} ids). /help for commands.")
     session.loop()
 

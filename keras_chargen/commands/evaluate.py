@@ -11,6 +11,7 @@ from keras_chargen.commands.common import (
     load_char_model,
     non_negative_float,
     non_negative_int,
+    positive_float,
     positive_int,
 )
 
@@ -73,6 +74,18 @@ def add_parser(subparsers):
         help="sampling temperature of the samples (default: 1.0)",
     )
     p.add_argument("--seed", type=int, help="seed for reproducible samples")
+    p.add_argument(
+        "--adapt",
+        action="store_true",
+        help="dynamic evaluation: the model keeps learning from the text as "
+        "it scores it (each character is still predicted before it is learnt)",
+    )
+    p.add_argument(
+        "--adapt-learning-rate",
+        type=positive_float,
+        default=1e-3,
+        help="with --adapt: RMSprop learning rate (default: 0.001)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -95,6 +108,8 @@ def run(args):
             num_generations=args.generations,
             generation_length=args.generation_length,
             sampler=TemperatureSampler(args.temperature, seed=args.seed),
+            adapt=args.adapt,
+            adapt_learning_rate=args.adapt_learning_rate,
             verbose=0 if args.json or args.quiet or not sys.stdout.isatty() else 1,
         )
     except (CorpusError, ValueError) as error:
@@ -138,7 +153,11 @@ def format_table(report, args):
     rows = [
         ("characters", f"{report['characters']:,}"),
         ("loss (nats/char)", report["loss"]),
-        ("bits per character", report["bits_per_char"]),
+        (
+            "bits per character"
+            + (" (dynamic evaluation)" if report["adapted"] else ""),
+            report["bits_per_char"],
+        ),
         ("perplexity", report["perplexity"]),
         ("top-1 accuracy", report["accuracy"]),
         ("mean top-1 confidence", report["confidence"]),

@@ -36,6 +36,13 @@ def add_parser(subparsers):
         type=positive_float,
         help="wall-clock budget; stops cleanly and saves",
     )
+    p.add_argument(
+        "--no-anneal",
+        dest="anneal",
+        action="store_false",
+        help="with --minutes, keep the learning rate instead of lowering it "
+        "to 10%% over the last 20%% of the budget",
+    )
     p.add_argument("--seed", type=int, default=1337, help="random seed (default: 1337)")
     p.add_argument(
         "--sequence-length",
@@ -119,6 +126,7 @@ def run(args):
             args.output,
             epochs=args.epochs,
             minutes=args.minutes,
+            anneal=args.anneal,
             seed=args.seed,
             sequence_length=args.sequence_length,
             batch_size=args.batch_size,
