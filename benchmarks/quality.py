@@ -46,6 +46,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # ----
 
 
+def flag(text):
+    if text not in ("0", "1"):
+        raise argparse.ArgumentTypeError(f"expected 0 or 1, got {text!r}")
+    return text == "1"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=MINUTES)
@@ -61,10 +67,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cell", choices=("lstm", "gru"))
     parser.add_argument(
-        "--layer-norm", type=int, choices=(0, 1), help="override layer_norm"
+        "--layer-norm", type=flag, metavar="{0,1}", help="override layer_norm"
     )
     parser.add_argument(
-        "--anneal", type=int, choices=(0, 1), help="override train(anneal=...)"
+        "--anneal", type=flag, metavar="{0,1}", help="override train(anneal=...)"
     )
     args = parser.parse_args()
     overrides = {
@@ -75,21 +81,12 @@ def main():
             ("embedding_dim", args.embedding_dim),
             ("dropout", args.dropout),
             ("learning_rate", args.learning_rate),
-        )  # fmt: skip
-        if v is not None
-    }
-    options = {
-        k: v
-        for k, v in (
             ("cell", args.cell),
             ("layer_norm", args.layer_norm),
             ("anneal", args.anneal),
-        )
+        )  # fmt: skip
         if v is not None
     }
-    for key in ("layer_norm", "anneal"):
-        if key in options:
-            options[key] = bool(options[key])
     text = CORPUS.read_text(encoding="utf-8")[: args.characters]
     label = args.label or f"shakespeare-{len(text) // 1000}k"
     RESULTS.mkdir(exist_ok=True)
@@ -104,7 +101,7 @@ def main():
         model, summary = keras_chargen.train(
             str(corpus), output, epochs=1000, minutes=args.minutes,
             batch_size=args.batch_size, verbose=2, sample_length=300,
-            **options, **overrides,
+            **overrides,
         )  # fmt: skip
 
     split = len(text) - round(len(text) * 0.1)
@@ -120,7 +117,7 @@ def main():
         "label": label,
         "characters": len(text),
         "minutes_budget": args.minutes,
-        "overrides": {**options, **overrides},
+        "overrides": overrides,
         "training": summary,
         "heldout": report,
         "heldout_adaptive": {

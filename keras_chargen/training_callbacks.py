@@ -68,8 +68,7 @@ class TimeLimit(keras.callbacks.Callback):
         self._start = None
         self._last_batch_end = None
         self._validation_seconds = 0.0
-        self._factor = 1.0
-        self._last_set = None
+        self._factor = 1.0  # the share of the rate last set
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
@@ -77,18 +76,16 @@ class TimeLimit(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self.anneal_to is None:
             return
-        current = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        if self._last_set is None or not math.isclose(current, self._last_set):
-            # First batch, or another callback changed the rate: rescale it.
-            base = current / self._factor
-        else:
-            base = self._last_set / self._factor
         spent = (time.monotonic() - self._start) / (self.minutes * 60)
         progress = min(1.0, max(0.0, spent - self.anneal_from) / (1 - self.anneal_from))
+        if progress == 0.0:
+            return  # still at the full rate
         cosine = 0.5 * (1 + math.cos(math.pi * progress))
-        self._factor = self.anneal_to + (1 - self.anneal_to) * cosine
-        self._last_set = base * self._factor
-        self.model.optimizer.learning_rate = self._last_set
+        factor = self.anneal_to + (1 - self.anneal_to) * cosine
+        # Rescale the current rate, so a cut by another callback stays.
+        current = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.model.optimizer.learning_rate = current / self._factor * factor
+        self._factor = factor
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch_end = time.monotonic()
