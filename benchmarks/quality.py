@@ -8,6 +8,8 @@ Trains `keras_chargen.train` with its default settings on tiny-shakespeare
   with its full preceding context (state carried across the whole tail,
   not restarted every 100 characters as in training's validation),
 - the same tail under dynamic evaluation (`evaluate(..., adapt=True)`),
+- both again on the tail after its first 20,000 characters, which were used
+  to choose dynamic evaluation's settings (full text only),
 - reference points on the same split: an order-5 character n-gram model
   (`keras_chargen.evaluate`'s baseline) and PPMd (7-Zip, order 6), whose
   ~2.03 bits/char on tiny-shakespeare's last 10% is quoted from
@@ -17,6 +19,7 @@ Run from the repository root (needs ../shared/corpora/tinyshakespeare.txt):
 
     python benchmarks/quality.py                        # ~20 minutes in all
     python benchmarks/quality.py --characters 150000    # the first 150k only
+    python benchmarks/quality.py --label L --rescore    # re-score run L's model
 
 Writes benchmarks/results/quality-<label>.{keras,csv,png,json}.
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 import keras_chargen  # noqa: E402
@@ -43,6 +47,7 @@ CORPUS = (
 )
 PPMD_BITS = 2.03  # PPMd order 6, tiny-shakespeare's last 10% (corpora README)
 RESULTS = Path(__file__).resolve().parent / "results"
+TUNING_CHARS = 20_000  # the tail's head, on which dynamic evaluation was tuned
 # ----
 
 
@@ -72,6 +77,11 @@ def main():
     parser.add_argument(
         "--anneal", type=flag, metavar="{0,1}", help="override train(anneal=...)"
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="skip training: score the model an earlier run with this --label saved",
+    )
     args = parser.parse_args()
     overrides = {
         k: v
@@ -91,27 +101,38 @@ def main():
     label = args.label or f"shakespeare-{len(text) // 1000}k"
     RESULTS.mkdir(exist_ok=True)
     output = RESULTS / f"quality-{label}.keras"
-    # A fresh run each time: drop the log and backup of an earlier one.
-    output.with_suffix(".csv").unlink(missing_ok=True)
-    shutil.rmtree(output.with_suffix(".backup"), ignore_errors=True)
-
-    with tempfile.TemporaryDirectory() as folder:
-        corpus = Path(folder) / "corpus.txt"
-        corpus.write_text(text, encoding="utf-8")
-        model, summary = keras_chargen.train(
-            str(corpus), output, epochs=1000, minutes=args.minutes,
-            batch_size=args.batch_size, verbose=2, sample_length=300,
-            **overrides,
-        )  # fmt: skip
+    if args.rescore:
+        earlier = json.loads(output.with_suffix(".json").read_text())
+        model = keras.saving.load_model(output)
+        summary, overrides = earlier["training"], earlier["overrides"]
+    else:
+        model, summary = train_model(
+            text, output, args.minutes, args.batch_size, overrides
+        )
 
     split = len(text) - round(len(text) * 0.1)
+    tail, untuned = text[split:], text[split + TUNING_CHARS :]
     report = keras_chargen.evaluate(
-        model, text[split:], train_text=text[:split], num_generations=8, verbose=0
+        model, tail, train_text=text[:split], num_generations=8, verbose=0
     )
     # Dynamic evaluation: the same tail, predicted character by character
     # while the model keeps learning from what it has already scored; the
     # protocol of PPMd's figure (the whole file coded after the first 90%).
-    adaptive = keras_chargen.evaluate(model, text[split:], adapt=True, verbose=0)
+    adaptive = keras_chargen.evaluate(model, tail, adapt=True, verbose=0)
+    # Dynamic evaluation's settings were chosen on the full text's tail's
+    # first TUNING_CHARS characters: score the rest on its own, from a zero
+    # state (not with --characters, whose tail is another stretch of text).
+    untuned_tail = None
+    if args.characters is None:
+        untuned_tail = {
+            "characters": len(untuned),
+            "frozen_bits_per_char": keras_chargen.evaluate(model, untuned, verbose=0)[
+                "bits_per_char"
+            ],
+            "adaptive_bits_per_char": keras_chargen.evaluate(
+                model, untuned, adapt=True, verbose=0
+            )["bits_per_char"],
+        }
     log = read_log(output.with_suffix(".csv"))
     result = {
         "label": label,
@@ -123,6 +144,7 @@ def main():
         "heldout_adaptive": {
             k: adaptive[k] for k in ("bits_per_char", "perplexity", "accuracy")
         },
+        "untuned_tail": untuned_tail,
         "curve": [
             {"minutes": round(m, 2), "epoch": i + 1, "val_bits_per_char": round(b, 4)}
             for i, (m, b) in enumerate(
@@ -133,6 +155,19 @@ def main():
     output.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
     plot(result, output.with_suffix(".curve.png"))
     print_report(result)
+
+
+def train_model(text, output, minutes, batch_size, overrides):
+    # A fresh run each time: drop the log and backup of an earlier one.
+    output.with_suffix(".csv").unlink(missing_ok=True)
+    shutil.rmtree(output.with_suffix(".backup"), ignore_errors=True)
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "corpus.txt"
+        corpus.write_text(text, encoding="utf-8")
+        return keras_chargen.train(
+            str(corpus), output, epochs=1000, minutes=minutes,
+            batch_size=batch_size, verbose=2, sample_length=300, **overrides,
+        )  # fmt: skip
 
 
 def plot(result, path):
@@ -182,6 +217,12 @@ def print_report(result):
     adaptive = result["heldout_adaptive"]
     print(f"Held-out tail, dynamic evaluation: {adaptive['bits_per_char']:.3f} bits/char, "
           f"perplexity {adaptive['perplexity']:.2f}, accuracy {adaptive['accuracy']:.3f}")  # fmt: skip
+    untuned = result["untuned_tail"]
+    if untuned:
+        print(f"Tail after its first {TUNING_CHARS:,} characters ({untuned['characters']:,}, "
+              f"not used to choose the adaptation settings), from a zero state: "
+              f"{untuned['frozen_bits_per_char']:.3f} frozen, "
+              f"{untuned['adaptive_bits_per_char']:.3f} dynamic")  # fmt: skip
     for key in ("ngram_bits_per_char", "unigram_bits_per_char"):
         if key in heldout:
             print(f"{key}: {heldout[key]:.3f}")

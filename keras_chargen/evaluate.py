@@ -32,6 +32,7 @@ def evaluate(
     adapt=False,
     adapt_learning_rate=1e-3,
     adapt_chunk=50,
+    adapt_decay=1e-2,
     verbose="auto",
 ):
     """Scores every character of `text` with its full preceding context.
@@ -47,7 +48,11 @@ def evaluate(
     With `adapt=True` the model also keeps learning from `text` while it
     scores it (dynamic evaluation): once a chunk of `adapt_chunk` characters
     has been scored, one RMSprop step on that chunk's loss updates the
-    weights before the next chunk is scored. Every character is still
+    weights before the next chunk is scored, and every weight then moves a
+    fraction `adapt_decay` of the way back to its trained value, so the
+    model follows the text without forgetting what it learnt in training
+    (Krause et al., 2017, decay the adapted weights the same way). Every
+    character is still
     predicted before the model has seen it, so the figure is an honest
     prequential code length: the protocol behind adaptive compressors' figures
     such as PPMd's, which learn from the text they compress. A text that
@@ -91,6 +96,9 @@ def evaluate(
             adaptation steps. Defaults to `1e-3`.
         adapt_chunk: int >= 1, characters scored between two adaptation
             steps. Defaults to `50`.
+        adapt_decay: float in `[0, 1]`, the fraction of the way back to the
+            trained weights that every weight moves after each step (`0`:
+            no pull back). Defaults to `1e-2`.
         verbose: `"auto"`, `0`, `1` or `2`: a progress bar when not `0`.
             Defaults to `"auto"` (`1`).
 
@@ -139,6 +147,12 @@ def evaluate(
             "`adapt_learning_rate` must be a number > 0. "
             f"Received: adapt_learning_rate={adapt_learning_rate!r}"
         )
+    if isinstance(adapt_decay, bool) or not (
+        isinstance(adapt_decay, int | float) and 0 <= adapt_decay <= 1
+    ):
+        raise ValueError(
+            f"`adapt_decay` must be a number in [0, 1]. Received: adapt_decay={adapt_decay!r}"
+        )
     verbose = _check_verbose(verbose)
 
     text = _normalize(vectorizer, text)
@@ -148,7 +162,7 @@ def evaluate(
     ).encode(text)
     if adapt:
         nll, correct, confidence = _score_adaptive(
-            model, ids, adapt_chunk, adapt_learning_rate, verbose
+            model, ids, adapt_chunk, adapt_learning_rate, adapt_decay, verbose
         )
     else:
         nll, correct, confidence = _score(model, ids, batch_size, verbose)
@@ -190,11 +204,16 @@ def _score(model, ids, batch_size, verbose):
     return _score_chunks(stack, ids, batch_size, step, verbose)
 
 
-def _score_adaptive(model, ids, chunk, learning_rate, verbose):
-    """`_score` with one RMSprop step on each chunk after it is scored."""
+def _score_adaptive(model, ids, chunk, learning_rate, decay, verbose):
+    """`_score` with one RMSprop step on each chunk after it is scored.
+
+    After the step every weight moves `decay` of the way back to its trained
+    value.
+    """
     stack = RecurrentStack(model)
     variables = model.trainable_variables
     saved = [v.numpy() for v in variables]
+    trained = [ops.convert_to_tensor(value) for value in saved]
     optimizer = keras.optimizers.RMSprop(learning_rate)
     score = _chunk_step(stack)
 
@@ -206,6 +225,9 @@ def _score_adaptive(model, ids, chunk, learning_rate, verbose):
             loss = ops.sum(nll * counted) / ops.maximum(ops.sum(counted), 1.0)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
+        if decay:
+            for variable, value in zip(variables, trained, strict=True):
+                variable.assign(variable + decay * (value - variable))
         return (
             nll,
             top_id,

@@ -108,14 +108,29 @@ def test_human_output_is_a_table_with_the_baselines(files, capsys):
 def test_adapt_scores_with_dynamic_evaluation(files, capsys):
     folder, model = files
     argv = ["evaluate", str(folder / "run.keras"), "--text", str(folder / "text.txt")]
-    assert main([*argv, "--adapt", "--adapt-learning-rate", "0.01", "--quiet"]) == 0
+    flags = ["--adapt", "--adapt-learning-rate", "0.01", "--adapt-decay", "0.05"]
+    assert main([*argv, *flags, "--quiet"]) == 0
     out = capsys.readouterr().out
     row = next(x for x in out.splitlines() if x.startswith("bits per character"))
     assert row.startswith("bits per character (dynamic evaluation)")
-    expected = evaluate(model, TEXT, adapt=True, adapt_learning_rate=0.01, verbose=0)
+    expected = evaluate(
+        model, TEXT, adapt=True, adapt_learning_rate=0.01, adapt_decay=0.05, verbose=0
+    )
     assert float(row.split()[-1]) == pytest.approx(expected["bits_per_char"], abs=1e-4)
     static = evaluate(model, TEXT, verbose=0)
     assert expected["bits_per_char"] != pytest.approx(static["bits_per_char"], abs=1e-3)
+
+
+def test_adapt_decay_out_of_range_is_a_one_line_error(files, capsys):
+    folder, _ = files
+    argv = ["evaluate", str(folder / "run.keras"), "--text", str(folder / "text.txt")]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--adapt", "--adapt-decay", "1.5"])
+    assert exit_info.value.code == 2
+    assert (
+        "--adapt-decay: expected a number in [0, 1), got '1.5'"
+        in capsys.readouterr().err
+    )
 
 
 def test_corpus_tail_is_scored_with_its_head_as_training_text(files, capsys):

@@ -205,6 +205,11 @@ def test_generation_metrics_are_reported_when_asked(model):
             r"`adapt_learning_rate` must be a number > 0. Received: adapt_learning_rate=0.0",
         ),
         ({"adapt_learning_rate": True}, "`adapt_learning_rate` must be a number > 0"),
+        (
+            {"adapt_decay": 1.5},
+            r"`adapt_decay` must be a number in \[0, 1\]. Received: adapt_decay=1.5",
+        ),
+        ({"adapt_decay": -0.1}, r"`adapt_decay` must be a number in \[0, 1\]"),
     ],
 )
 def test_bad_arguments_raise_value_error(model, kwargs, message):
@@ -250,6 +255,28 @@ def test_adaptive_scoring_predicts_each_chunk_before_learning_from_it():
     static = evaluate(model, head, verbose=0)
     adaptive = evaluate(model, head, adapt=True, adapt_chunk=chunk, verbose=0)
     np.testing.assert_allclose(adaptive["loss"], static["loss"], rtol=1e-5)
+
+
+def test_full_decay_undoes_every_step_so_scores_match_the_frozen_model():
+    # adapt_decay=1 moves every weight all the way back after each step.
+    model = tiny_model(seed=6)
+    static = evaluate(model, REPEATED, verbose=0)
+    adaptive = evaluate(
+        model, REPEATED, adapt=True, adapt_learning_rate=1e-2, adapt_chunk=13,
+        adapt_decay=1.0, verbose=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(adaptive["loss"], static["loss"], rtol=1e-5)
+
+
+def test_decay_pulls_the_adapted_model_back_towards_its_training():
+    # On a text unlike anything seen in training, forgetting less of the
+    # adaptation scores better: a strong pull back costs bits.
+    model = tiny_model(seed=7)
+    kwargs = dict(adapt=True, adapt_learning_rate=1e-2, adapt_chunk=13, verbose=0)
+    free = evaluate(model, REPEATED, adapt_decay=0.0, **kwargs)
+    pulled = evaluate(model, REPEATED, adapt_decay=0.5, **kwargs)
+    static = evaluate(model, REPEATED, verbose=0)
+    assert free["bits_per_char"] < pulled["bits_per_char"] < static["bits_per_char"]
 
 
 def test_adaptive_scoring_leaves_the_model_unchanged():

@@ -86,6 +86,13 @@ def add_parser(subparsers):
         default=1e-3,
         help="with --adapt: RMSprop learning rate (default: 0.001)",
     )
+    p.add_argument(
+        "--adapt-decay",
+        type=fraction,
+        default=1e-2,
+        help="with --adapt: fraction of the way back to the trained weights "
+        "after each step (default: 0.01; 0 for none)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -110,6 +117,7 @@ def run(args):
             sampler=TemperatureSampler(args.temperature, seed=args.seed),
             adapt=args.adapt,
             adapt_learning_rate=args.adapt_learning_rate,
+            adapt_decay=args.adapt_decay,
             verbose=0 if args.json or args.quiet or not sys.stdout.isatty() else 1,
         )
     except (CorpusError, ValueError) as error:
