@@ -9,17 +9,22 @@ LSTM(512) -> LSTM(512) -> Dense), same batch size, same optimizer:
     `recurrent_dropout=0.3`, which forces the slow unfused LSTM cell.
 (b) this library: `make_datasets` windows where every position predicts the
     next character (100 supervised characters per window) and
-    `build_char_lstm` (input dropout only, fused kernels stay usable).
+    `build_char_lstm` (input dropout only, fused kernels stay usable), whose
+    LSTM layers run the fused CPU loop with bfloat16 matrix products on CPUs
+    that have bfloat16 units (float32 elsewhere).
+(c) as (b) with float32 products in the fused loop.
+(d) as (b) with `keras.layers.LSTM`'s own loop: what the fused loop gains.
 
 The figure that matters is supervised characters per second: how many
 next-character predictions the optimizer learns from per second of work.
 
 Run from the repository root:
 
-    python benchmarks/training.py           # ~2 minutes on a 2-core CPU
+    python benchmarks/training.py           # ~4 minutes on a 2-core CPU
     python benchmarks/training.py --quick   # tiny sizes, a smoke test
 
-It prints a Markdown table and the ratio (b)/(a). Issue 3's target: >= 50x.
+It prints a Markdown table, the ratios to (a) (issue 3's target: (b)/(a) >=
+50x) and (b)/(d).
 """
 
 import argparse
@@ -34,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_chargen
+from keras_chargen import fused_lstm
 
 # ---- settings ----
 UNITS = 512  # the tutorial's 2 x LSTM(512)
@@ -97,6 +103,28 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
+def with_keras_lstm(model):
+    """`model`'s architecture and compile settings with keras.layers.LSTM."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = inputs
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, fused_lstm.LSTM):
+            layer = keras.layers.LSTM(layer.units, return_sequences=True)
+        else:
+            layer = layer.__class__.from_config(layer.get_config())
+        x = layer(x)
+    plain = keras.Model(inputs, x)
+    plain.compile(
+        optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=0
+        ),
+    )
+    return plain
+
+
 def supervised_chars_per_second(model, dataset, per_batch, warmup, steps):
     timer = StepTimer(warmup)
     model.fit(
@@ -126,25 +154,44 @@ def main():
         model_a, data_a, BATCH_SIZE, WARMUP_STEPS, steps
     )
 
-    model_b = keras_chargen.build_char_lstm(
-        vectorizer=vectorizer, lstm_units=units, embedding_dim=embedding_dim,
-        num_layers=2, learning_rate=1e-3,
-    )  # fmt: skip
     train_ds, _ = keras_chargen.make_datasets(
         text, vectorizer, SEQUENCE_LENGTH, BATCH_SIZE, validation_split=0.1, seed=0
     )
-    rate_b, seconds_b = supervised_chars_per_second(
-        model_b, train_ds.repeat(), BATCH_SIZE * SEQUENCE_LENGTH, WARMUP_STEPS, steps
-    )
+    per_batch = BATCH_SIZE * SEQUENCE_LENGTH
+    rows = []
+    for label in ("b", "c", "d"):
+        model = keras_chargen.build_char_lstm(
+            vectorizer=vectorizer, lstm_units=units, embedding_dim=embedding_dim,
+            num_layers=2, learning_rate=1e-3,
+        )  # fmt: skip
+        if label == "c":
+            for layer in model.layers:
+                if isinstance(layer, fused_lstm.LSTM):
+                    layer.training_matmul_dtype = "float32"
+        if label == "d":
+            model = with_keras_lstm(model)
+        rate, seconds = supervised_chars_per_second(
+            model, train_ds.repeat(), per_batch, WARMUP_STEPS, steps
+        )
+        rows.append((label, rate, seconds))
 
+    products = "bfloat16" if fused_lstm._cpu_has_bfloat16_units() else "float32"
+    names = {
+        "b": f"keras_chargen: many-to-many windows, fused LSTM loop ({products} products)",
+        "c": "as (b), float32 products",
+        "d": "as (b), keras.layers.LSTM's own loop",
+    }
     print(
         "| method | supervised chars / batch | seconds per batch | supervised chars/s | ratio |"
     )
     print("|---|---:|---:|---:|---:|")
     print(f"| (a) tutorial: many-to-one, step 3, recurrent_dropout=0.3 | {BATCH_SIZE} "
           f"| {seconds_a / steps:.3f} | {rate_a:,.0f} | 1x |")  # fmt: skip
-    print(f"| (b) keras_chargen: many-to-many windows | {BATCH_SIZE * SEQUENCE_LENGTH:,} "
-          f"| {seconds_b / steps:.3f} | {rate_b:,.0f} | {rate_b / rate_a:,.0f}x |")  # fmt: skip
+    for label, rate, seconds in rows:
+        print(f"| ({label}) {names[label]} | {per_batch:,} "
+              f"| {seconds / steps:.3f} | {rate:,.0f} | {rate / rate_a:,.0f}x |")  # fmt: skip
+    rate_b, rate_d = rows[0][1], rows[2][1]
+    print(f"\nFused loop against Keras' own: (b)/(d) = {rate_b / rate_d:.2f}x")
     print()
     print(
         f"Corpus: {name}, first {len(text):,} characters, {vocabulary_size} ids. "

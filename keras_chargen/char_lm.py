@@ -2,9 +2,12 @@
 
 import keras
 
+from keras_chargen import fused_lstm
 from keras_chargen.char_vectorizer import CharVectorizer
 
-_CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+# fused_lstm.LSTM is keras.layers.LSTM with the same weights and a faster
+# training loop on CPU.
+_CELLS = {"lstm": fused_lstm.LSTM, "gru": keras.layers.GRU}
 
 
 @keras.saving.register_keras_serializable(package="keras_chargen")

@@ -176,3 +176,36 @@ def test_vocabulary_size_must_match_the_vectorizer():
     vectorizer = CharVectorizer(vocabulary="abc")
     with pytest.raises(ValueError, match="must match the vectorizer's 5 ids"):
         CharLM(vectorizer, vocabulary_size=9, units=4)
+
+
+def test_lstm_layers_train_with_the_fused_loop(vectorizer):
+    from keras_chargen import fused_lstm
+
+    model = CharLM(vectorizer, embedding_dim=8, units=16)
+    lstms = [la for la in model.layers if isinstance(la, keras.layers.LSTM)]
+    assert [type(la) for la in lstms] == [fused_lstm.LSTM, fused_lstm.LSTM]
+
+
+def test_files_load_across_keras_lstm_and_the_fused_lstm(
+    vectorizer, tmp_path, monkeypatch
+):
+    # Files saved before CharLM used the fused LSTM hold keras.layers.LSTM
+    # weights, stored under the class name: they must load unchanged, and
+    # new files must load where keras.layers.LSTM is used.
+    from keras_chargen import char_lm, fused_lstm
+
+    new = CharLM(vectorizer, embedding_dim=8, units=16)
+    new.save(tmp_path / "new.keras")
+    monkeypatch.setitem(char_lm._CELLS, "lstm", keras.layers.LSTM)
+    old = CharLM(vectorizer, embedding_dim=8, units=16)
+    assert not any(isinstance(la, fused_lstm.LSTM) for la in old.layers)
+    old.save(tmp_path / "old.keras")
+    new_read_as_old = keras.saving.load_model(tmp_path / "new.keras")
+    monkeypatch.undo()
+    old_read_as_new = keras.saving.load_model(tmp_path / "old.keras")
+    assert any(isinstance(la, fused_lstm.LSTM) for la in old_read_as_new.layers)
+    ids = random_ids(vectorizer, (3, 12))
+    for saved, loaded in ((old, old_read_as_new), (new, new_read_as_old)):
+        np.testing.assert_allclose(
+            np.asarray(loaded(ids)), np.asarray(saved(ids)), rtol=1e-5, atol=1e-5
+        )

@@ -1,0 +1,250 @@
+"""`keras.layers.LSTM` with a faster training loop on CPU.
+
+Internal: `CharLM` builds its LSTM layers from it. The weights, the config
+and the results are those of `keras.layers.LSTM`, so models saved before it
+existed load unchanged and `RecurrentStack` reads it as any LSTM.
+"""
+
+import functools
+from pathlib import Path
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_chargen")
+class LSTM(keras.layers.LSTM):
+    """An LSTM layer whose CPU training step does more work outside the loop.
+
+    Named `LSTM` on purpose: a `.keras` file stores each layer's weights
+    under its class name, so files saved with `keras.layers.LSTM` layers
+    (before `CharLM` used this class) load into it, and its files into
+    `keras.layers.LSTM`.
+
+    Without a GPU, Keras runs an LSTM one time step at a time, and per step
+    multiplies both the input and the previous output by their kernels, then
+    lets automatic differentiation mirror that loop. This layer instead:
+
+    - multiplies the inputs of all time steps by the kernel in one matrix
+      product before the loop, so the loop itself does one product per step;
+    - differentiates by hand: the backward loop does one product per step
+      too, and the kernels' gradients are one product each after it;
+    - during training, on CPUs with bfloat16 matrix units (AMX or
+      AVX512-BF16), takes those products in bfloat16, the elementwise gate
+      math and the carried states staying in float32.
+
+    Masked steps keep the states, as in Keras. Inference (`training=False`)
+    keeps float32 products, so evaluation figures do not depend on the CPU.
+
+    **Note:** the fused loop runs on the TensorFlow backend without a GPU,
+    for the default activations, `recurrent_dropout=0`, `dropout=0` and
+    `return_sequences=True`; anything else runs `keras.layers.LSTM`'s own
+    loop (cuDNN on a GPU).
+
+    Args:
+        units: int, as `keras.layers.LSTM`.
+        training_matmul_dtype: `"auto"`, `"bfloat16"` or `"float32"`: the
+            dtype of the fused loop's matrix products during training.
+            `"auto"` picks bfloat16 on CPUs with bfloat16 matrix units.
+            Defaults to `"auto"`.
+        **kwargs: any other `keras.layers.LSTM` argument.
+    """
+
+    def __init__(self, units, training_matmul_dtype="auto", **kwargs):
+        if training_matmul_dtype not in ("auto", "bfloat16", "float32"):
+            raise ValueError(
+                "`training_matmul_dtype` must be 'auto', 'bfloat16' or 'float32'. "
+                f"Received: training_matmul_dtype={training_matmul_dtype!r}"
+            )
+        super().__init__(units, **kwargs)
+        self.training_matmul_dtype = training_matmul_dtype
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self._fusable(sequences):
+            return super().inner_loop(sequences, initial_state, mask, training)
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        if mask is None:
+            mask = ops.ones(ops.shape(sequences)[:2], sequences.dtype)
+        else:
+            mask = ops.cast(mask, sequences.dtype)
+        matmul_dtype = "float32"
+        if training:
+            matmul_dtype = self.training_matmul_dtype
+            if matmul_dtype == "auto":
+                matmul_dtype = "bfloat16" if _cpu_has_bfloat16_units() else "float32"
+        outputs, h, c = fused_lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            self.cell.kernel.value,
+            self.cell.recurrent_kernel.value,
+            self.cell.bias.value,
+            matmul_dtype,
+        )
+        if self.zero_output_for_mask:
+            outputs = outputs * ops.expand_dims(mask, -1)
+        return outputs[:, -1], outputs, [h, c]
+
+    def _fusable(self, sequences):
+        cell = self.cell
+        return (
+            keras.backend.backend() == "tensorflow"
+            and not _gpu_available()
+            and self.return_sequences
+            and not self.go_backwards
+            and not self.unroll
+            and cell.use_bias
+            and not cell.dropout
+            and not cell.recurrent_dropout
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and sequences.dtype == "float32"
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"training_matmul_dtype": self.training_matmul_dtype})
+        return config
+
+
+def fused_lstm(
+    inputs, h0, c0, mask, kernel, recurrent_kernel, bias, matmul_dtype="float32"
+):
+    """An LSTM over `inputs` with a hand-written gradient (TensorFlow).
+
+    Keras' gate order (input, forget, cell, output), sigmoid gates, tanh
+    cell. Float32 in and out; `matmul_dtype` is the dtype of the matrix
+    products only. Written with `tf.while_loop` and `tf.TensorArray`, since
+    `keras.ops.scan` cannot emit per-step values shaped unlike its carry.
+
+    Args:
+        inputs: `(batch, time, features)`.
+        h0, c0: initial states, `(batch, units)`.
+        mask: `(batch, time)`, 1 where a step counts and 0 where the states
+            carry over unchanged.
+        kernel, recurrent_kernel, bias: the LSTM cell's weights.
+        matmul_dtype: `"float32"` or `"bfloat16"`.
+
+    Returns:
+        `(outputs, h, c)`: the states after every step `(batch, time,
+        units)` and the final states.
+    """
+    import tensorflow as tf
+
+    def low(a):
+        return tf.cast(a, matmul_dtype)
+
+    def matmul(a, b, **kwargs):
+        return tf.cast(tf.matmul(low(a), low(b), **kwargs), "float32")
+
+    @tf.custom_gradient
+    def run(inputs, h0, c0, mask, kernel, recurrent_kernel, bias):
+        steps = tf.shape(inputs)[1]
+        features, units = tf.shape(inputs)[2], tf.shape(h0)[1]
+        # Time-major, so each step reads one slice off the front.
+        x = tf.transpose(inputs, (1, 0, 2))
+        m = tf.transpose(mask)[:, :, None]
+        z_inputs = tf.reshape(
+            matmul(tf.reshape(x, (-1, features)), kernel) + bias, (steps, -1, 4 * units)
+        )
+        low_recurrent = low(recurrent_kernel)
+
+        def step(t, h, c, hs, cs, gates, tanh_cs):
+            z = z_inputs[t] + tf.cast(tf.matmul(low(h), low_recurrent), "float32")
+            i, f, g, o = tf.split(z, 4, axis=-1)
+            i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+            c_new = f * c + i * g
+            tanh_c = tf.tanh(c_new)
+            h = h + m[t] * (o * tanh_c - h)
+            c = c + m[t] * (c_new - c)
+            # The loop needs the carried shapes fixed; the slices lost the
+            # static batch size.
+            h.set_shape(h0.shape)
+            c.set_shape(c0.shape)
+            return (
+                t + 1, h, c, hs.write(t, h), cs.write(t, c),
+                gates.write(t, tf.concat([i, f, g, o], -1)), tanh_cs.write(t, tanh_c),
+            )  # fmt: skip
+
+        arrays = [tf.TensorArray("float32", size=steps) for _ in range(4)]
+        _, h, c, *arrays = tf.while_loop(
+            lambda t, *_: t < steps, step, (0, h0, c0, *arrays)
+        )
+        hs, cs, gates, tanh_cs = (a.stack() for a in arrays)
+
+        def grad(d_outputs, d_h, d_c):
+            d_outputs = tf.transpose(d_outputs, (1, 0, 2))
+            h_prev = tf.concat([h0[None], hs[:-1]], 0)
+            c_prev = tf.concat([c0[None], cs[:-1]], 0)
+            low_recurrent_t = low(tf.transpose(recurrent_kernel))
+
+            def back_step(t, d_h, d_c, d_zs):
+                i, f, g, o = tf.split(gates[t], 4, axis=-1)
+                tanh_c = tanh_cs[t]
+                d_h = d_h + d_outputs[t]
+                # A masked step passed the states through untouched.
+                d_h_new = m[t] * d_h
+                d_c_new = m[t] * d_c + d_h_new * o * (1 - tanh_c * tanh_c)
+                d_z = tf.concat(
+                    [
+                        d_c_new * g * i * (1 - i),
+                        d_c_new * c_prev[t] * f * (1 - f),
+                        d_c_new * i * (1 - g * g),
+                        d_h_new * tanh_c * o * (1 - o),
+                    ],
+                    -1,
+                )
+                d_h_prev = tf.cast(tf.matmul(low(d_z), low_recurrent_t), "float32")
+                d_h_prev = d_h_prev + (1 - m[t]) * d_h
+                d_c_prev = d_c_new * f + (1 - m[t]) * d_c
+                d_h_prev.set_shape(d_h.shape)
+                d_c_prev.set_shape(d_c.shape)
+                return t - 1, d_h_prev, d_c_prev, d_zs.write(t, d_z)
+
+            _, d_h0, d_c0, d_zs = tf.while_loop(
+                lambda t, *_: t >= 0,
+                back_step,
+                (steps - 1, d_h, d_c, tf.TensorArray("float32", size=steps)),
+            )
+            d_z = tf.reshape(d_zs.stack(), (-1, 4 * units))
+            flat_x = tf.reshape(x, (-1, features))
+            flat_h_prev = tf.reshape(h_prev, (-1, units))
+            d_inputs = tf.reshape(
+                matmul(d_z, kernel, transpose_b=True), (steps, -1, features)
+            )
+            return (
+                tf.transpose(d_inputs, (1, 0, 2)),
+                d_h0,
+                d_c0,
+                tf.zeros_like(mask),
+                matmul(flat_x, d_z, transpose_a=True),
+                matmul(flat_h_prev, d_z, transpose_a=True),
+                tf.reduce_sum(d_z, 0),
+            )
+
+        return (tf.transpose(hs, (1, 0, 2)), h, c), grad
+
+    # Tensors, not variables: the gradient flows back to them through the
+    # reads, and tf.custom_gradient then needs no `variables` argument.
+    weights = [tf.identity(w) for w in (kernel, recurrent_kernel, bias)]
+    return run(inputs, h0, c0, mask, *weights)
+
+
+@functools.cache
+def _cpu_has_bfloat16_units():
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Linux)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((ln for ln in cpuinfo.splitlines() if ln.startswith("flags")), "")
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags.split()))
+
+
+@functools.cache
+def _gpu_available():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
