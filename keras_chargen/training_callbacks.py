@@ -42,7 +42,10 @@ class TimeLimit(keras.callbacks.Callback):
 
     Checked after every batch: the current epoch ends early, is validated
     and checkpointed as usual. The validation time of the last epoch is kept
-    in reserve so the budget is not overrun by the final validation.
+    in reserve so the budget is not overrun by the final validation. Checked
+    after every epoch too: when the time left would not fit one more batch
+    and its validation, training stops there rather than run an epoch of a
+    single batch.
 
     With `anneal_to`, the learning rate is also lowered at the end of the
     budget, since a run that knows when it ends can spend its last minutes
@@ -67,6 +70,8 @@ class TimeLimit(keras.callbacks.Callback):
         self.stopped = False
         self._start = None
         self._last_batch_end = None
+        self._batch_start = None
+        self._batch_seconds = 0.0
         self._validation_seconds = 0.0
         self._factor = 1.0  # the share of the rate last set
 
@@ -74,9 +79,10 @@ class TimeLimit(keras.callbacks.Callback):
         self._start = time.monotonic()
 
     def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.monotonic()
         if self.anneal_to is None:
             return
-        spent = (time.monotonic() - self._start) / (self.minutes * 60)
+        spent = (self._batch_start - self._start) / (self.minutes * 60)
         progress = min(1.0, max(0.0, spent - self.anneal_from) / (1 - self.anneal_from))
         if progress == 0.0:
             return  # still at the full rate
@@ -89,14 +95,21 @@ class TimeLimit(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch_end = time.monotonic()
-        elapsed = self._last_batch_end - self._start
-        if elapsed + self._validation_seconds >= self.minutes * 60:
-            self.stopped = True
-            self.model.stop_training = True
+        if self._batch_start is not None:
+            self._batch_seconds = self._last_batch_end - self._batch_start
+        self._stop_if_spent(self._last_batch_end, self._validation_seconds)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._last_batch_end is not None:
-            self._validation_seconds = time.monotonic() - self._last_batch_end
+        if self._last_batch_end is None:
+            return
+        now = time.monotonic()
+        self._validation_seconds = now - self._last_batch_end
+        self._stop_if_spent(now, self._batch_seconds + self._validation_seconds)
+
+    def _stop_if_spent(self, now, reserve):
+        if now - self._start + reserve >= self.minutes * 60:
+            self.stopped = True
+            self.model.stop_training = True
 
 
 class ProgressLogger(keras.callbacks.Callback):

@@ -116,6 +116,36 @@ def test_time_limit_anneals_only_after_anneal_from(monkeypatch):
     assert rates == pytest.approx([3e-3, 3e-3, 3e-3 * 0.55, 3e-4])
 
 
+def test_time_limit_stops_at_an_epoch_end_that_leaves_no_room_for_a_batch(
+    monkeypatch,
+):
+    from keras_chargen import training_callbacks
+    from keras_chargen.build_char_lstm import build_char_lstm
+
+    clock = _Clock()
+    monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
+    model = build_char_lstm(vocabulary_size=5, lstm_units=4, embedding_dim=2)
+
+    def epoch_ending_at(seconds):
+        # 10 s batches until `seconds - 5`, then 5 s of validation.
+        limit = training_callbacks.TimeLimit(minutes=1.0)
+        limit.set_model(model)
+        model.stop_training = False
+        clock.now = 0.0
+        limit.on_train_begin()
+        for start in range(0, seconds - 5, 10):
+            clock.now = start
+            limit.on_train_batch_begin(0)
+            clock.now = start + 10
+            limit.on_train_batch_end(0)
+        clock.now = seconds
+        limit.on_epoch_end(0)
+        return limit.stopped, model.stop_training
+
+    assert epoch_ending_at(35) == (False, False)  # 25 s left: room for more
+    assert epoch_ending_at(45) == (True, True)  # 15 s left < 10 s + 5 s
+
+
 def test_time_limit_without_anneal_leaves_the_learning_rate(monkeypatch):
     from keras_chargen import training_callbacks
     from keras_chargen.build_char_lstm import build_char_lstm
