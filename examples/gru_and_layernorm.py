@@ -25,26 +25,31 @@ Both models come from `keras_chargen.build_char_lstm`, which clips the
 gradient norm at 1.0 by default; the variants differ only in `cell` and
 `layer_norm`.
 
-**Measured** (2026-11-29, `python examples/gru_and_layernorm.py`, 2 CPU cores
-shared with other jobs, load average 2.3-3.4, TensorFlow 2.21 / Keras
-3.15.1): embedded `pydoc` corpus (465,047 characters, 105 ids, the last 10%
-held out), 2x256 layers, 2 minutes of training each (the third epoch cut
-short by the budget), 4.7 minutes for the whole script:
+**Measured** (2026-11-29, 16:32, `python examples/gru_and_layernorm.py`, 2
+CPU cores, load average 1.4-1.9, TensorFlow 2.21 / Keras 3.15.1): embedded
+`pydoc` corpus (465,047 characters, 105 ids, the last 10% held out), 2x256
+layers, 2 minutes of training each (the last epoch cut short by the
+budget), 4.8 minutes for the whole script:
 
 | model | parameters | train chars/s | epochs | held-out bits/char | generate chars/s |
 |---|---|---|---|---|---|
-| LSTM (default) | 887,721 | 9,758 | 3 | 2.780 | 2,499 |
-| GRU + LayerNorm | 676,777 | 10,425 | 3 | 2.111 | 3,866 |
+| LSTM (default) | 887,721 | 18,498 | 4 | 2.686 | 4,604 |
+| GRU + LayerNorm | 676,777 | 13,705 | 4 | 1.978 | 3,533 |
 
-GRU + LayerNorm vs LSTM: 1.07x training speed, -0.669 bits/char.
+GRU + LayerNorm vs LSTM: 0.74x training speed, -0.708 bits/char.
 
-The GRU has 3/4 of the LSTM's recurrent weights, so its steps are a little
-cheaper; LayerNormalization costs a little back. The large gap in bits/char
-is about how fast each model learns in its first few hundred steps, where
-the normalised GRU is far ahead; this two-minute comparison says nothing
-about which one ends lower after an hour. Per-step speeds on a shared
-machine are noisy: compare ratios measured side by side in one run, as
-here.
+The default LSTM trains faster: `CharLM`'s LSTM layers run a fused CPU loop
+(bfloat16 matrix products on CPUs that have bfloat16 units, as this one
+does), which the GRU does not have. An earlier run with Keras' own LSTM
+loop, on a busier machine, read 9,758 against 10,425 chars/s (GRU 1.07x
+faster), with 2.780 against 2.111 bits/char. The large gap in bits/char is
+about how fast each model learns in its first few hundred steps, where the
+normalised GRU is far ahead; this two-minute comparison says nothing about
+which one ends lower after longer: on tiny-shakespeare after 15 minutes the
+default fused LSTM ended ahead (2.105 held-out bits/char against 2.125 for a
+GRU + LayerNorm run at a constant learning rate, docs/benchmarks.md). Per-step
+speeds on a shared machine are noisy: compare ratios measured side by side
+in one run, as here.
 
 `SMOKE=1` shrinks the corpus, the model and the budget so the whole script
 runs in well under a minute; the test suite runs it that way.
