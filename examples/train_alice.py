@@ -26,24 +26,28 @@ each step done by a `keras_chargen` component:
 7. save, reload in a fresh model and check that it generates the same text;
 8. measure generation speed.
 
-**Measured** (2026-11-29, `python examples/train_alice.py`, 2 CPU cores shared
-with other jobs, load average 2.4-5.3, TensorFlow 2.21 / Keras 3.15.1). The
-machine was offline, so step 1 warned and fell back to the embedded `pydoc`
-corpus (439,899 characters after `normalize_whitespace="lines"`, 105 ids):
+**Measured** (2026-11-29, 16:37, `python examples/train_alice.py`, 2 CPU
+cores, load average 1.5-1.7, TensorFlow 2.21 / Keras 3.15.1). The machine
+was offline, so step 1 warned and fell back to the embedded `pydoc` corpus
+(439,899 characters after `normalize_whitespace="lines"`, 105 ids):
 
 | what | figure |
 |---|---|
-| training, 5-minute budget | 6 epochs (the last one cut short by the budget), 2x256 LSTM, 887,721 parameters |
-| validation bits/char per epoch | 4.09, 3.43, 3.09, 2.80, 2.57, 2.56 |
-| held-out bits/char, full context (`keras_chargen.evaluate`) | 2.53 (perplexity 5.78, top-1 accuracy 0.53) |
+| training, 5-minute budget | 10 epochs in 5.1 minutes, 2x256 LSTM, 887,721 parameters |
+| validation bits/char per epoch | 4.15, 3.49, 3.18, 2.89, 2.67, 2.49, 2.37, 2.28, 2.22, 2.22 |
+| held-out bits/char, full context (`keras_chargen.evaluate`) | 2.19 (perplexity 4.55, top-1 accuracy 0.59) |
 | baselines on the same held-out text | unigram 4.97, 5-gram Kneser-Ney 2.01 |
-| generation, 1 stream / 64 streams | 2,761 / 33,837 characters per second |
-| whole script | 5.7 minutes |
+| generation, 1 stream / 64 streams | 5,086 / 77,730 characters per second |
+| whole script | 5.6 minutes |
 
-After 5 minutes the LSTM has not caught up with the 5-gram baseline on this
-corpus (Python's help text repeats many exact phrases, which n-grams love);
-it was still improving by 0.2-0.3 bits/char per epoch. Give it
-`MINUTES = 15` or more, or a GPU.
+The learning rate holds for the first 4 minutes and is annealed over the
+last one (the figure's learning-rate panel); the last two epochs gained
+0.06 bits/char together. After 5 minutes the LSTM has still not caught up
+with the 5-gram baseline on this corpus (Python's help text repeats many
+exact phrases, which n-grams love); give it `MINUTES = 15` or more, or a
+GPU. An earlier run on a busier machine (load average 2.4-5.3), before
+`CharLM`'s LSTM layers had their fused CPU training loop, managed 6 epochs
+and 2.53 bits/char held out.
 
 Online, the same script trains on the book itself, and the figures differ.
 
