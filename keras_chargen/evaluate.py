@@ -140,19 +140,8 @@ def evaluate(
     _check_int("num_generations", num_generations, 0)
     _check_int("generation_length", generation_length, 1)
     _check_int("adapt_chunk", adapt_chunk, 1)
-    if isinstance(adapt_learning_rate, bool) or not (
-        isinstance(adapt_learning_rate, int | float) and adapt_learning_rate > 0
-    ):
-        raise ValueError(
-            "`adapt_learning_rate` must be a number > 0. "
-            f"Received: adapt_learning_rate={adapt_learning_rate!r}"
-        )
-    if isinstance(adapt_decay, bool) or not (
-        isinstance(adapt_decay, int | float) and 0 <= adapt_decay <= 1
-    ):
-        raise ValueError(
-            f"`adapt_decay` must be a number in [0, 1]. Received: adapt_decay={adapt_decay!r}"
-        )
+    _check_number("adapt_learning_rate", adapt_learning_rate, "> 0", lambda v: v > 0)
+    _check_number("adapt_decay", adapt_decay, "in [0, 1]", lambda v: 0 <= v <= 1)
     verbose = _check_verbose(verbose)
 
     text = _normalize(vectorizer, text)
@@ -212,8 +201,7 @@ def _score_adaptive(model, ids, chunk, learning_rate, decay, verbose):
     """
     stack = RecurrentStack(model)
     variables = model.trainable_variables
-    saved = [v.numpy() for v in variables]
-    trained = [ops.convert_to_tensor(value) for value in saved]
+    trained = [ops.convert_to_tensor(v.numpy()) for v in variables]
     optimizer = keras.optimizers.RMSprop(learning_rate)
     score = _chunk_step(stack)
 
@@ -238,7 +226,7 @@ def _score_adaptive(model, ids, chunk, learning_rate, decay, verbose):
     try:
         return _score_chunks(stack, ids, chunk, step, verbose)
     finally:
-        for variable, value in zip(variables, saved, strict=True):
+        for variable, value in zip(variables, trained, strict=True):
             variable.assign(value)
 
 
@@ -324,6 +312,17 @@ def _check_int(name, value, minimum):
     ):
         raise ValueError(
             f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def _check_number(name, value, requirement, holds):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not holds(value)
+    ):
+        raise ValueError(
+            f"`{name}` must be a number {requirement}. Received: {name}={value!r}"
         )
 
 

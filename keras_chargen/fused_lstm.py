@@ -178,7 +178,7 @@ def fused_lstm(
             d_outputs = tf.transpose(d_outputs, (1, 0, 2))
             h_prev = tf.concat([h0[None], hs[:-1]], 0)
             c_prev = tf.concat([c0[None], cs[:-1]], 0)
-            low_recurrent_t = low(tf.transpose(recurrent_kernel))
+            low_recurrent_t = tf.transpose(low_recurrent)
 
             def back_step(t, d_h, d_c, d_zs):
                 i, f, g, o = tf.split(gates[t], 4, axis=-1)

@@ -156,7 +156,8 @@ def train(
     )
     time_limit = None
     if minutes:
-        time_limit = TimeLimit(minutes, *((_ANNEAL_TO, _ANNEAL_FROM) if anneal else ()))
+        anneal_to = _ANNEAL_TO if anneal else None
+        time_limit = TimeLimit(minutes, anneal_to=anneal_to, anneal_from=_ANNEAL_FROM)
     callbacks = [
         ProgressLogger(max(previous.get("wall_minutes", []), default=0.0)),
         keras.callbacks.TerminateOnNaN(),

@@ -95,8 +95,7 @@ class TimeLimit(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch_end = time.monotonic()
-        if self._batch_start is not None:
-            self._batch_seconds = self._last_batch_end - self._batch_start
+        self._batch_seconds = self._last_batch_end - self._batch_start
         self._stop_if_spent(self._last_batch_end, self._validation_seconds)
 
     def on_epoch_end(self, epoch, logs=None):
