@@ -38,7 +38,7 @@ import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 import keras_chargen  # noqa: E402
-from keras_chargen.training_callbacks import read_log  # noqa: E402
+from keras_chargen.training.callbacks import read_log  # noqa: E402
 
 # ---- settings ----
 MINUTES = 15.0  # the budget

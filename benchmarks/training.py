@@ -40,7 +40,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_chargen
-from keras_chargen import char_lm, fused_lstm
+from keras_chargen.backend import tensorflow as fused_lstm
+from keras_chargen.models import char_lm
 
 # ---- settings ----
 UNITS = 512  # the tutorial's 2 x LSTM(512)

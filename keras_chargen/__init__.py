@@ -3,25 +3,25 @@
 Everything public is imported here; docs and examples use only these names.
 """
 
-from keras_chargen.bits_per_character import BitsPerCharacter
-from keras_chargen.build_char_lstm import build_char_lstm
-from keras_chargen.char_lm import CharLM
-from keras_chargen.char_ngram_model import CharNGramModel
-from keras_chargen.char_vectorizer import CharVectorizer
-from keras_chargen.corpus import CorpusError, list_corpora, load_corpus, strip_gutenberg
-from keras_chargen.datasets import make_datasets
-from keras_chargen.evaluate import evaluate
-from keras_chargen.generation_quality import generation_quality
-from keras_chargen.nearest_characters import char_name, nearest_characters
-from keras_chargen.perplexity_metric import PerplexityMetric
-from keras_chargen.plot_embeddings import plot_embeddings
-from keras_chargen.plot_history import plot_history
-from keras_chargen.sample_text_callback import SampleTextCallback
-from keras_chargen.save_model import save_model
-from keras_chargen.search import search
-from keras_chargen.temperature_sampler import TemperatureSampler
-from keras_chargen.text_generator import TextGenerator
-from keras_chargen.train import train
+from keras_chargen.metrics.bits_per_character import BitsPerCharacter
+from keras_chargen.models.build_char_lstm import build_char_lstm
+from keras_chargen.models.char_lm import CharLM
+from keras_chargen.evaluation.char_ngram_model import CharNGramModel
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.data.corpus import CorpusError, list_corpora, load_corpus, strip_gutenberg
+from keras_chargen.data.datasets import make_datasets
+from keras_chargen.evaluation.evaluate import evaluate
+from keras_chargen.evaluation.generation_quality import generation_quality
+from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
+from keras_chargen.metrics.perplexity_metric import PerplexityMetric
+from keras_chargen.plots.embeddings import plot_embeddings
+from keras_chargen.plots.history import plot_history
+from keras_chargen.training.sample_text_callback import SampleTextCallback
+from keras_chargen.models.saving import save_model
+from keras_chargen.tuning.search import search
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.training.train import train
 
 __version__ = "0.1.0"
 

@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_chargen.build_char_lstm import build_char_lstm
-from keras_chargen.char_lm import CharLM
-from keras_chargen.char_vectorizer import CharVectorizer
-from keras_chargen.temperature_sampler import TemperatureSampler
+from keras_chargen.models.build_char_lstm import build_char_lstm
+from keras_chargen.models.char_lm import CharLM
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 # Newline and non-ASCII characters: the vocabulary must survive a file intact.
 TEXT = "To be, or not to be:\nthat is the question. Café, naïve — ok?\n"
@@ -179,7 +179,7 @@ def test_vocabulary_size_must_match_the_vectorizer():
 
 
 def test_lstm_layers_train_with_the_fused_loop(vectorizer):
-    from keras_chargen import fused_lstm
+    from keras_chargen.backend import tensorflow
 
     model = CharLM(vectorizer, embedding_dim=8, units=16)
     lstms = [la for la in model.layers if isinstance(la, keras.layers.LSTM)]
@@ -192,7 +192,8 @@ def test_files_load_across_keras_lstm_and_the_fused_lstm(
     # Files saved before CharLM used the fused LSTM hold keras.layers.LSTM
     # weights, stored under the class name: they must load unchanged, and
     # new files must load where keras.layers.LSTM is used.
-    from keras_chargen import char_lm, fused_lstm
+    from keras_chargen.backend import tensorflow as fused_lstm
+    from keras_chargen.models import char_lm
 
     new = CharLM(vectorizer, embedding_dim=8, units=16)
     new.save(tmp_path / "new.keras")

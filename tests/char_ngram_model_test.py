@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from keras_chargen.char_ngram_model import CharNGramModel
+from keras_chargen.evaluation.char_ngram_model import CharNGramModel
 
 
 def test_order_2_matches_a_hand_computed_case():

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_chargen
-from keras_chargen.char_vectorizer import CharVectorizer
+from keras_chargen.layers.char_vectorizer import CharVectorizer
 
 # Newlines of three kinds, a tab, NUL, an emoji, a ZWJ emoji sequence, "e" +
 # combining acute, CJK and a right-to-left letter: everything must survive.

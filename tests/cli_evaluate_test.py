@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from keras_chargen.char_lm import CharLM
-from keras_chargen.char_vectorizer import CharVectorizer
-from keras_chargen.cli import main
-from keras_chargen.evaluate import evaluate
-from keras_chargen.save_model import save_model
+from keras_chargen.models.char_lm import CharLM
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.commands.cli import main
+from keras_chargen.evaluation.evaluate import evaluate
+from keras_chargen.models.saving import save_model
 
 TRAIN_TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 3
 TEXT = "the dog sat on the mat, then the cat.\n" * 2
@@ -53,7 +53,7 @@ def files(tmp_path_factory):
 
 def test_json_report_has_stable_keys_and_the_library_values(files):
     folder, model = files
-    command = [sys.executable, "-m", "keras_chargen.cli", "evaluate"]
+    command = [sys.executable, "-m", "keras_chargen.commands.cli", "evaluate"]
     command += [str(folder / "run.keras"), "--text", str(folder / "text.txt")]
     command += ["--train-text", str(folder / "train.txt"), "--batch-size", "5"]
     command += ["--generations", "2", "--generation-length", "30", "--seed", "1"]
@@ -178,7 +178,7 @@ def test_inspect_prints_neighbours_and_writes_the_plot(files, capsys):
         line.split("|") for line in out.splitlines() if "|" in line and "(" not in line
     ]
     rows = {name.strip(): cells.split() for name, cells in rows if name.strip()}
-    from keras_chargen.nearest_characters import char_name, nearest_characters
+    from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
 
     for char in "a \n":
         expected = nearest_characters(model, char, k=2)

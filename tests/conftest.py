@@ -42,7 +42,7 @@ def trained_model_path(tmp_path_factory, corpus_file):
 
 def run_cli(argv):
     """Runs `keras-chargen ARGV` in-process; returns the exit status."""
-    from keras_chargen.cli import main
+    from keras_chargen.commands.cli import main
 
     try:
         return main(argv)

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from keras_chargen import corpus
-from keras_chargen.corpus import CorpusError, load_corpus, strip_gutenberg
+from keras_chargen.data import corpus
+from keras_chargen.data.corpus import CorpusError, load_corpus, strip_gutenberg
 
 BOOK = "It was a bright cold day in April.\nThe clocks were striking thirteen.\n"
 GUTENBERG = (

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_chargen.char_vectorizer import CharVectorizer
-from keras_chargen.datasets import make_datasets
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.data.datasets import make_datasets
 
 BASE = 0x4E00
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_chargen import fused_lstm as fused_module
+from keras_chargen.backend import tensorflow as fused_module
 
 BATCH, STEPS, FEATURES, UNITS = 5, 7, 3, 4
 

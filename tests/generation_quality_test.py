@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_chargen.generation_quality import generation_quality
+from keras_chargen.evaluation.generation_quality import generation_quality
 
 
 def test_distinct_ratios_match_hand_counts():

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_chargen.bits_per_character import BitsPerCharacter
-from keras_chargen.perplexity_metric import PerplexityMetric
+from keras_chargen.metrics.bits_per_character import BitsPerCharacter
+from keras_chargen.metrics.perplexity_metric import PerplexityMetric
 
 VOCAB = 7
 

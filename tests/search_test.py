@@ -16,7 +16,7 @@ import keras
 import pytest
 
 import keras_chargen
-from keras_chargen.search import search
+from keras_chargen.tuning.search import search
 
 DRIVER = Path(__file__).resolve().parents[1] / "tuning" / "search.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from keras_chargen.temperature_sampler import TemperatureSampler
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 VOCAB = 10
 SAMPLES = 20_000

@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY, run_cli
 
 import keras_chargen
-from keras_chargen.training_callbacks import read_log
+from keras_chargen.training.callbacks import read_log
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -74,8 +74,8 @@ class _Clock:
 
 
 def test_time_limit_anneals_the_learning_rate_along_the_budget(monkeypatch):
-    from keras_chargen import training_callbacks
-    from keras_chargen.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
+    from keras_chargen.models.build_char_lstm import build_char_lstm
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -99,8 +99,8 @@ def test_time_limit_anneals_the_learning_rate_along_the_budget(monkeypatch):
 
 
 def test_time_limit_anneals_only_after_anneal_from(monkeypatch):
-    from keras_chargen import training_callbacks
-    from keras_chargen.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
+    from keras_chargen.models.build_char_lstm import build_char_lstm
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -119,8 +119,8 @@ def test_time_limit_anneals_only_after_anneal_from(monkeypatch):
 def test_time_limit_stops_at_an_epoch_end_that_leaves_no_room_for_a_batch(
     monkeypatch,
 ):
-    from keras_chargen import training_callbacks
-    from keras_chargen.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
+    from keras_chargen.models.build_char_lstm import build_char_lstm
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -147,8 +147,8 @@ def test_time_limit_stops_at_an_epoch_end_that_leaves_no_room_for_a_batch(
 
 
 def test_time_limit_without_anneal_leaves_the_learning_rate(monkeypatch):
-    from keras_chargen import training_callbacks
-    from keras_chargen.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
+    from keras_chargen.models.build_char_lstm import build_char_lstm
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -245,7 +245,7 @@ def test_cli_train_bad_input_is_one_line_exit_2(
 
 def _train_command(corpus, output, *extra):
     return [
-        sys.executable, "-m", "keras_chargen.cli", "train", "--corpus", str(corpus),
+        sys.executable, "-m", "keras_chargen.commands.cli", "train", "--corpus", str(corpus),
         "--output", str(output), "--epochs", "5", "--units", "16",
         "--embedding-dim", "8", "--layers", "1", "--sequence-length", "32",
         "--batch-size", "8", "--quiet", *extra,

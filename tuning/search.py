@@ -84,7 +84,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from keras_chargen.search import search
+    from keras_chargen.tuning.search import search
 
     try:
         summary = search(

@@ -33,7 +33,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from keras_chargen.text_generator import TextGenerator
+    from keras_chargen.generation.text_generator import TextGenerator
 
     model = load_char_model(args.model)
     session = _Session(TextGenerator(model, dtype=args.dtype), args)
@@ -85,7 +85,7 @@ class _Session:
         return True
 
     def set(self, name, value):
-        from keras_chargen.temperature_sampler import TemperatureSampler
+        from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
         try:
             parsed = None if value.lower() in ("", "none", "off") else float(value)
@@ -108,7 +108,7 @@ class _Session:
         print(f"{name} = {parsed}")
 
     def generate(self, prompt):
-        from keras_chargen.temperature_sampler import TemperatureSampler
+        from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
         s = self.settings
         sampler = TemperatureSampler(
@@ -129,7 +129,7 @@ class _Session:
         self.last = text
 
     def save(self, filename):
-        from keras_chargen.save_model import replace_atomically
+        from keras_chargen.models.saving import replace_atomically
 
         if self.last is None:
             print("nothing to save yet: generate something first")

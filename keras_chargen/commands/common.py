@@ -77,7 +77,7 @@ def load_char_model(path):
     """Loads a keras_chargen `.keras` file, or raises `CliError` saying why."""
     import keras
 
-    from keras_chargen.char_lm import CharLM
+    from keras_chargen.models.char_lm import CharLM
 
     path = Path(path)
     if not path.is_file():

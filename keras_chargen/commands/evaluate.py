@@ -99,9 +99,9 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from keras_chargen.corpus import CorpusError
-    from keras_chargen.evaluate import evaluate
-    from keras_chargen.temperature_sampler import TemperatureSampler
+    from keras_chargen.data.corpus import CorpusError
+    from keras_chargen.evaluation.evaluate import evaluate
+    from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
     model = load_char_model(args.model)
     try:
@@ -131,7 +131,7 @@ def run(args):
 
 def _texts(args, vectorizer):
     """The text to score, the training text (or None), and a description."""
-    from keras_chargen.corpus import load_corpus
+    from keras_chargen.data.corpus import load_corpus
 
     train_text = None
     if args.train_text:

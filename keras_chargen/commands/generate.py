@@ -82,9 +82,9 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from keras_chargen.save_model import replace_atomically
-    from keras_chargen.temperature_sampler import TemperatureSampler
-    from keras_chargen.text_generator import TextGenerator
+    from keras_chargen.models.saving import replace_atomically
+    from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+    from keras_chargen.generation.text_generator import TextGenerator
 
     check_output_folder(args.output, "--output")
     prompts = args.prompt or ["\n"]

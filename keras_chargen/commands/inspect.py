@@ -36,7 +36,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from keras_chargen.nearest_characters import char_name, nearest_characters
+    from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
 
     check_output_folder(args.plot, "--plot")
     model = load_char_model(args.model)
@@ -53,7 +53,7 @@ def run(args):
         cells = "   ".join(f"{char_name(c):<{width}} {s:6.3f}" for c, s in pairs)
         print(f"  {char_name(char):<{width}}  |  {cells}")
     if args.plot:
-        from keras_chargen.plot_embeddings import plot_embeddings
+        from keras_chargen.plots.embeddings import plot_embeddings
 
         print(f"\nWrote {plot_embeddings(model, args.plot)}")
 

@@ -107,7 +107,7 @@ def add_parser(subparsers):
 
 def run(args):
     import keras_chargen
-    from keras_chargen.corpus import CorpusError
+    from keras_chargen.data.corpus import CorpusError
 
     hyperparameters = {
         name: value

@@ -4,8 +4,8 @@ import csv
 import math
 from pathlib import Path
 
-from keras_chargen.build_char_lstm import SEARCH_SPACE
-from keras_chargen.save_model import replace_atomically
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE
+from keras_chargen.models.saving import replace_atomically
 
 COLUMNS = (
     "trial", "status", *SEARCH_SPACE, "continues", "epochs", "seconds",

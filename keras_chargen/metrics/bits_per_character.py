@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_chargen.perplexity_metric import PerplexityMetric
+from keras_chargen.metrics.perplexity_metric import PerplexityMetric
 
 
 @keras.saving.register_keras_serializable(package="keras_chargen")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keras
 
-from keras_chargen.save_model import save_model
+from keras_chargen.models.saving import save_model
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import keras
 
-from keras_chargen.build_char_lstm import SEARCH_SPACE, build_char_lstm
-from keras_chargen.char_vectorizer import CharVectorizer
-from keras_chargen.corpus import load_corpus
-from keras_chargen.datasets import make_datasets
-from keras_chargen.plot_history import plot_history
-from keras_chargen.sample_text_callback import SampleTextCallback
-from keras_chargen.save_model import save_model
-from keras_chargen.temperature_sampler import TemperatureSampler
-from keras_chargen.text_generator import TextGenerator
-from keras_chargen.training_callbacks import (
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.data.corpus import load_corpus
+from keras_chargen.data.datasets import make_datasets
+from keras_chargen.plots.history import plot_history
+from keras_chargen.training.sample_text_callback import SampleTextCallback
+from keras_chargen.models.saving import save_model
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.training.callbacks import (
     AtomicCheckpoint,
     ProgressLogger,
     TimeLimit,

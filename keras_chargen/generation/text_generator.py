@@ -4,11 +4,12 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_chargen.recurrent_stack import RecurrentStack
-from keras_chargen.temperature_sampler import TemperatureSampler
+from keras_chargen.backend.compiled import compiled
+from keras_chargen.backend.loops import scan
+from keras_chargen.models.state_adapter import as_stateful
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 
 class TextGenerator:
@@ -17,13 +18,22 @@ class TextGenerator:
     The prompt runs through the network once; after that each new character
     costs one recurrent step with the LSTM/GRU states carried, instead of
     re-running a whole window through `model.predict` per character. The
-    loop runs compiled (`tf.function`, XLA when `jit_compile=True`), for a
-    batch of prompts of different lengths at once.
+    generator uses only the model's recurrent-state protocol
+    (`initial_state` / `call_with_state`, see docs/concepts.md). Its loop
+    is written in `keras.ops` and compiled for the backend: `tf.function`
+    on TensorFlow (XLA when `jit_compile=True`), `jax.jit` on JAX,
+    `torch.no_grad` on torch; it runs a batch of prompts of different
+    lengths at once.
 
-    Supported models are `Embedding -> (LSTM | GRU | SimpleRNN, with
-    LayerNormalization / Dropout between) -> Dense` stacks: `keras_chargen.CharLM`
-    and the same stack written as a user's `keras.Sequential` or functional
-    model. The final `Dense` may output logits or a softmax.
+    Supported models are `keras_chargen.CharLM`, any model implementing the
+    protocol, and `Embedding -> (LSTM | GRU | SimpleRNN, with
+    LayerNormalization / Dropout between) -> Dense` stacks written as a
+    user's `keras.Sequential` or functional model (the final `Dense` may
+    output logits or a softmax).
+
+    A seeded sampler gives the same text on every call, from `generate()`
+    and `stream()` alike: the seed state starts from the sampler's `seed`
+    each call and is carried through the loop.
 
     Args:
         model: a trained model, e.g. loaded from a `.keras` file.
@@ -62,8 +72,8 @@ class TextGenerator:
             )
         self.jit_compile = jit_compile
         self.dtype = dtype
-        self._stack = RecurrentStack(model)
-        ids = self._stack.embedding.input_dim
+        self._stateful = as_stateful(model)
+        ids = self._stateful.vocabulary_size
         if self.vectorizer.vocabulary_size() != ids:
             raise ValueError(
                 f"The vectorizer has {self.vectorizer.vocabulary_size()} ids but the "
@@ -92,7 +102,7 @@ class TextGenerator:
         """
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
-        weights, states, logits = self._start(prompts, length, sampler)
+        loop_state = self._start(prompts, length, sampler)
         texts = [""] * len(prompts)
         stops = _as_list(stop)
         # With stop strings, work in chunks so the loop can end early.
@@ -100,7 +110,7 @@ class TextGenerator:
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            tokens, logits, states = self._run(sampler, weights, logits, states, n)
+            tokens = self._run(sampler, loop_state, n)
             texts = [
                 t + self.vectorizer.decode(row)
                 for t, row in zip(texts, tokens, strict=True)
@@ -121,12 +131,12 @@ class TextGenerator:
         """
         if not isinstance(prompt, str):
             raise TypeError(f"`prompt` must be a str. Received: {prompt!r:.60}")
-        weights, states, logits = self._start([prompt], length, sampler)
+        loop_state = self._start([prompt], length, sampler)
         stops = _as_list(stop)
         text, done = "", 0
         while done < length:
             n = min(chunk_size, length - done)
-            tokens, logits, states = self._run(sampler, weights, logits, states, n)
+            tokens = self._run(sampler, loop_state, n)
             piece = self.vectorizer.decode(tokens[0])
             done += n
             cut = _cut(text + piece, stops) if stops else None
@@ -159,64 +169,66 @@ class TextGenerator:
             row[width - len(e) :] = e
         seed = getattr(sampler, "seed", None)
         if seed is None:
-            seed = int.from_bytes(os.urandom(4), "little") >> 1
-        self._seed_generator.state.assign(
-            ops.cast(ops.convert_to_tensor([seed, 0]), self._seed_generator.state.dtype)
+            seed = int.from_bytes(os.urandom(4), "little")
+        seed_state = ops.convert_to_tensor(
+            [seed % 2**31, 0], dtype=self._seed_generator.state.dtype
         )
         # The step's weights, prepared once per call from the model's
         # current values (they change between epochs under
-        # SampleTextCallback); None when the model needs the generic step.
-        weights = self._stack.step_weights(self.dtype)
-        logits, states = self._function("prefill", None)(weights, tf.constant(ids))
-        return weights, states, logits
-
-    def _run(self, sampler, weights, logits, states, steps):
-        tokens, logits, states = self._function("sample", sampler)(
-            weights, logits, states, tf.constant(steps, tf.int32)
+        # SampleTextCallback); None when the model steps with Keras' cells.
+        weights = self._stateful.step_weights(self.dtype)
+        logits, states = self._function("prefill", None)(
+            weights, ops.convert_to_tensor(ids)
         )
-        return tokens.numpy(), logits, states
+        return [weights, logits, states, seed_state]
+
+    def _run(self, sampler, loop_state, steps):
+        tokens, *loop_state[1:] = self._function("sample", sampler)(
+            *loop_state, steps=steps
+        )  # the weights stay; logits, states and seed state move on
+        return ops.convert_to_numpy(tokens)
 
     def _function(self, kind, sampler):
         sampler = sampler or TemperatureSampler()
         key = (kind, None if kind == "prefill" else _sampler_key(sampler))
         if key not in self._functions:
             fn = self._prefill if kind == "prefill" else self._sampling_loop(sampler)
-            self._functions[key] = tf.function(
-                fn, jit_compile=self.jit_compile, reduce_retracing=True
+            self._functions[key] = compiled(
+                fn,
+                self.model.variables,
+                static_argnames=("steps",),
+                jit_compile=self.jit_compile,
             )
         return self._functions[key]
 
     def _prefill(self, weights, prompt_ids):
         batch = ops.shape(prompt_ids)[0]
-        states = self._stack.zero_states(batch)
-        if weights is not None:
-            return self._stack.fused_run(prompt_ids, states, weights)
-        logits, states = self._stack.run(prompt_ids, states)
-        # Prompts are left-padded, so every row's last character is last;
-        # an empty prompt starts from the head applied to the zero state.
-        empty = ops.expand_dims(ops.all(ops.equal(prompt_ids, 0), axis=1), -1)
-        logits = ops.where(empty, self._stack.initial_logits(batch), logits[:, -1])
-        return logits, states
+        logits, states = self._stateful.call_with_state(
+            prompt_ids, self._stateful.initial_state(batch), step_weights=weights
+        )
+        # Prompts are left-padded, so every row's last character is last; an
+        # empty prompt's row is all padding and gives the zero state's logits.
+        return logits[:, -1], states
 
     def _sampling_loop(self, sampler):
-        def loop(weights, logits, states, steps):
-            tokens = tf.TensorArray(tf.int32, size=steps)
-            if weights is None:
-                step = self._stack.step
-            else:
+        carrier = self._seed_generator
 
-                def step(token, states):
-                    return self._stack.fused_step(token, states, weights)
+        def loop(weights, logits, states, seed_state, steps):
+            def body(carry, _):
+                logits, states, seed_state = carry
+                # The seed state is a loop variable, not a variable write,
+                # so the loop stays a pure function on every backend.
+                mapping = [(carrier.state, seed_state)]
+                with keras.StatelessScope(state_mapping=mapping) as scope:
+                    token = ops.cast(sampler(logits, carrier), "int32")
+                seed_state = scope.get_current_value(carrier.state)
+                logits, states = self._stateful.call_with_state(
+                    token[:, None], states, step_weights=weights
+                )
+                return (logits[:, 0], states, seed_state), token
 
-            def body(i, logits, states, tokens):
-                token = ops.cast(sampler(logits, self._seed_generator), "int32")
-                logits, states = step(token, states)
-                return i + 1, logits, states, tokens.write(i, token)
-
-            _, logits, states, tokens = tf.while_loop(
-                lambda i, *_: i < steps, body, (0, logits, states, tokens)
-            )
-            return ops.transpose(tokens.stack()), logits, states
+            carry, tokens = scan(body, (logits, states, seed_state), length=steps)
+            return ops.transpose(tokens), *carry
 
         return loop
 

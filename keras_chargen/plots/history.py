@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from keras_chargen.save_model import replace_atomically  # noqa: E402
+from keras_chargen.models.saving import replace_atomically  # noqa: E402
 
 _LN2 = math.log(2)
 

@@ -1,112 +1,37 @@
-"""`keras.layers.LSTM` with a faster training loop on CPU.
+"""TensorFlow-specific code: the fused LSTM training loop.
 
-Internal: `CharLM` builds its LSTM layers from it. The weights, the config
-and the results are those of `keras.layers.LSTM`, so models saved before it
-existed load unchanged and `RecurrentStack` reads it as any LSTM.
+`CharLM(use_fused_lstm="auto")` trains its LSTM layers with `fused_lstm`
+on the TensorFlow backend without a GPU. Without a GPU, Keras runs an LSTM
+one time step at a time, and per step multiplies both the input and the
+previous output by their kernels, then lets automatic differentiation mirror
+that loop. `fused_lstm` instead:
+
+- multiplies the inputs of all time steps by the kernel in one matrix
+  product before the loop, so the loop itself does one product per step;
+- differentiates by hand: the backward loop does one product per step too,
+  and the kernels' gradients are one product each after it;
+- takes those products in `matmul_dtype` (bfloat16 on CPUs with bfloat16
+  matrix units, when the model's `training_matmul_dtype` says so), the
+  elementwise gate math and the carried states staying in float32.
+
+`tests/fused_lstm_test.py` compares its values and gradients with
+`keras.layers.LSTM`.
 """
 
 import functools
 from pathlib import Path
 
 import keras
-from keras import ops
 
 
-@keras.saving.register_keras_serializable(package="keras_chargen")
-class LSTM(keras.layers.LSTM):
-    """An LSTM layer whose CPU training step does more work outside the loop.
+def fused_lstm_available():
+    """Whether `fused_lstm` can run: the TensorFlow backend, no GPU."""
+    return keras.backend.backend() == "tensorflow" and not _gpu_available()
 
-    Named `LSTM` on purpose: a `.keras` file stores each layer's weights
-    under its class name, so files saved with `keras.layers.LSTM` layers
-    (before `CharLM` used this class) load into it, and its files into
-    `keras.layers.LSTM`.
 
-    Without a GPU, Keras runs an LSTM one time step at a time, and per step
-    multiplies both the input and the previous output by their kernels, then
-    lets automatic differentiation mirror that loop. This layer instead:
-
-    - multiplies the inputs of all time steps by the kernel in one matrix
-      product before the loop, so the loop itself does one product per step;
-    - differentiates by hand: the backward loop does one product per step
-      too, and the kernels' gradients are one product each after it;
-    - during training, on CPUs with bfloat16 matrix units (AMX or
-      AVX512-BF16), takes those products in bfloat16, the elementwise gate
-      math and the carried states staying in float32.
-
-    Masked steps keep the states, as in Keras. Inference (`training=False`)
-    keeps float32 products, so evaluation figures do not depend on the CPU.
-
-    **Note:** the fused loop runs on the TensorFlow backend without a GPU,
-    for the default activations, `recurrent_dropout=0`, `dropout=0` and
-    `return_sequences=True`; anything else runs `keras.layers.LSTM`'s own
-    loop (cuDNN on a GPU).
-
-    Args:
-        units: int, as `keras.layers.LSTM`.
-        training_matmul_dtype: `"auto"`, `"bfloat16"` or `"float32"`: the
-            dtype of the fused loop's matrix products during training.
-            `"auto"` picks bfloat16 on CPUs with bfloat16 matrix units.
-            Defaults to `"auto"`.
-        **kwargs: any other `keras.layers.LSTM` argument.
-    """
-
-    def __init__(self, units, training_matmul_dtype="auto", **kwargs):
-        if training_matmul_dtype not in ("auto", "bfloat16", "float32"):
-            raise ValueError(
-                "`training_matmul_dtype` must be 'auto', 'bfloat16' or 'float32'. "
-                f"Received: training_matmul_dtype={training_matmul_dtype!r}"
-            )
-        super().__init__(units, **kwargs)
-        self.training_matmul_dtype = training_matmul_dtype
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self._fusable(sequences):
-            return super().inner_loop(sequences, initial_state, mask, training)
-        if isinstance(mask, list | tuple):
-            mask = mask[0]
-        if mask is None:
-            mask = ops.ones(ops.shape(sequences)[:2], sequences.dtype)
-        else:
-            mask = ops.cast(mask, sequences.dtype)
-        matmul_dtype = "float32"
-        if training:
-            matmul_dtype = self.training_matmul_dtype
-            if matmul_dtype == "auto":
-                matmul_dtype = "bfloat16" if _cpu_has_bfloat16_units() else "float32"
-        outputs, h, c = fused_lstm(
-            sequences,
-            initial_state[0],
-            initial_state[1],
-            mask,
-            self.cell.kernel.value,
-            self.cell.recurrent_kernel.value,
-            self.cell.bias.value,
-            matmul_dtype,
-        )
-        if self.zero_output_for_mask:
-            outputs = outputs * ops.expand_dims(mask, -1)
-        return outputs[:, -1], outputs, [h, c]
-
-    def _fusable(self, sequences):
-        cell = self.cell
-        return (
-            keras.backend.backend() == "tensorflow"
-            and not _gpu_available()
-            and self.return_sequences
-            and not self.go_backwards
-            and not self.unroll
-            and cell.use_bias
-            and not cell.dropout
-            and not cell.recurrent_dropout
-            and cell.activation is keras.activations.tanh
-            and cell.recurrent_activation is keras.activations.sigmoid
-            and sequences.dtype == "float32"
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"training_matmul_dtype": self.training_matmul_dtype})
-        return config
+def default_training_matmul_dtype():
+    """`"bfloat16"` on CPUs with bfloat16 matrix units (Linux), else `"float32"`."""
+    return "bfloat16" if cpu_has_bfloat16_units() else "float32"
 
 
 def fused_lstm(
@@ -233,7 +158,7 @@ def fused_lstm(
 
 
 @functools.cache
-def _cpu_has_bfloat16_units():
+def cpu_has_bfloat16_units():
     """Whether this CPU multiplies bfloat16 matrices in hardware (Linux)."""
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import keras
 
-from keras_chargen.build_char_lstm import SEARCH_SPACE, build_char_lstm
-from keras_chargen.save_model import replace_atomically
-from keras_chargen.training_callbacks import AtomicCheckpoint, TimeLimit
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.models.saving import replace_atomically
+from keras_chargen.training.callbacks import AtomicCheckpoint, TimeLimit
 
 OBJECTIVE = "val_perplexity"
 

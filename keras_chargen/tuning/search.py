@@ -7,13 +7,13 @@ import time
 import warnings
 from pathlib import Path
 
-from keras_chargen.build_char_lstm import SEARCH_SPACE
-from keras_chargen.char_vectorizer import CharVectorizer
-from keras_chargen.corpus import load_corpus
-from keras_chargen.datasets import make_datasets
-from keras_chargen.save_model import replace_atomically
-from keras_chargen.search_results import results_rows, write_results
-from keras_chargen.search_tuner import make_tuner, write_json
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.data.corpus import load_corpus
+from keras_chargen.data.datasets import make_datasets
+from keras_chargen.models.saving import replace_atomically
+from keras_chargen.tuning.results import results_rows, write_results
+from keras_chargen.tuning.tuner import make_tuner, write_json
 
 # Sized for a CPU: the default search (Hyperband, epochs=3) takes 6-7 minutes
 # on 2 cores (docs/tuning.md). `build_char_lstm`'s own ranges (up to

@@ -13,12 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from keras_chargen.nearest_characters import (  # noqa: E402
+from keras_chargen.evaluation.nearest_characters import (  # noqa: E402
     char_name,
     embedding_matrix,
     model_vocabulary,
 )
-from keras_chargen.save_model import replace_atomically  # noqa: E402
+from keras_chargen.models.saving import replace_atomically  # noqa: E402
 
 _MAX_SPREAD_LABELS = 600
 _UNBOXED = ("letter", "digit")

@@ -6,15 +6,15 @@ from collections import Counter
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_chargen.char_ngram_model import CharNGramModel
-from keras_chargen.char_vectorizer import OOV_ID, CharVectorizer
-from keras_chargen.generation_quality import generation_quality
-from keras_chargen.recurrent_stack import RecurrentStack
-from keras_chargen.temperature_sampler import TemperatureSampler
-from keras_chargen.text_generator import TextGenerator
+from keras_chargen.backend.compiled import compiled
+from keras_chargen.evaluation.char_ngram_model import CharNGramModel
+from keras_chargen.evaluation.generation_quality import generation_quality
+from keras_chargen.layers.char_vectorizer import OOV_ID, CharVectorizer
+from keras_chargen.models.state_adapter import as_stateful
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+from keras_chargen.generation.text_generator import TextGenerator
 
 _LN2 = math.log(2)
 
@@ -188,56 +188,80 @@ def evaluate(
 
 def _score(model, ids, batch_size, verbose):
     """Per-character NLL (nats), top-1 hit and top-1 probability, float64."""
-    stack = RecurrentStack(model)
-    step = tf.function(_chunk_step(stack), reduce_retracing=True)
-    return _score_chunks(stack, ids, batch_size, step, verbose)
+    stateful = as_stateful(model)
+    weights = stateful.step_weights("float32")
+    score = _chunk_scorer(stateful)
+
+    def step(inputs, targets, states):
+        return score(inputs, targets, states, weights)
+
+    return _score_chunks(stateful, ids, batch_size, compiled(step, model.variables), verbose)
 
 
 def _score_adaptive(model, ids, chunk, learning_rate, decay, verbose):
     """`_score` with one RMSprop step on each chunk after it is scored.
 
-    After the step every weight moves `decay` of the way back to its trained
-    value.
+    The step is Keras' own `train_on_batch` on a small model that runs the
+    protocol from given states, so the gradient is computed by whichever
+    backend runs. After the step every weight moves `decay` of the way back
+    to its trained value.
     """
-    stack = RecurrentStack(model)
+    stateful = as_stateful(model)
+    score = compiled(_chunk_scorer(stateful), model.variables)
+    learner = _StateLearner(stateful, model)
+    learner.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=0
+        ),
+    )
     variables = model.trainable_variables
-    trained = [ops.convert_to_tensor(v.numpy()) for v in variables]
-    optimizer = keras.optimizers.RMSprop(learning_rate)
-    score = _chunk_step(stack)
+    trained = [ops.copy(v.value) for v in variables]
 
-    @tf.function(reduce_retracing=True)
     def step(inputs, targets, states):
-        with tf.GradientTape() as tape:
-            nll, top_id, top_prob, new_states = score(inputs, targets, states)
-            counted = ops.cast(ops.not_equal(inputs[0], 0), "float32")
-            loss = ops.sum(nll * counted) / ops.maximum(ops.sum(counted), 1.0)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        nll, top_id, top_prob, new_states = score(inputs, targets, states, None)
+        learner.train_on_batch([inputs, *_flat(states)], targets)
         if decay:
             for variable, value in zip(variables, trained, strict=True):
-                variable.assign(variable + decay * (value - variable))
-        return (
-            nll,
-            top_id,
-            top_prob,
-            tf.nest.map_structure(tf.stop_gradient, new_states),
-        )
+                variable.assign(variable.value + decay * (value - variable.value))
+        return nll, top_id, top_prob, new_states
 
     try:
-        return _score_chunks(stack, ids, chunk, step, verbose)
+        return _score_chunks(stateful, ids, chunk, step, verbose)
     finally:
         for variable, value in zip(variables, trained, strict=True):
             variable.assign(value)
 
 
-def _score_chunks(stack, ids, batch_size, step, verbose):
-    first = ops.convert_to_numpy(ops.log_softmax(stack.initial_logits(1), axis=-1))[0]
+class _StateLearner(keras.Model):
+    """Logits of `call_with_state` from states given as inputs, for training."""
+
+    def __init__(self, stateful, model):
+        super().__init__()
+        self.stateful = stateful
+        self.model = model  # tracked: its variables are this model's
+        self._layout = [len(s) for s in stateful.initial_state(1)]
+
+    def call(self, inputs):
+        flat = iter(inputs[1:])
+        states = [[next(flat) for _ in range(n)] for n in self._layout]
+        logits, _ = self.stateful.call_with_state(inputs[0], states)
+        return logits
+
+
+def _flat(states):
+    return [s for layer in states for s in layer]
+
+
+def _score_chunks(stateful, ids, batch_size, step, verbose):
+    states = stateful.initial_state(1)
+    first_logits, _ = stateful.call_with_state(np.zeros((1, 1), np.int32), states)
+    first = ops.convert_to_numpy(ops.log_softmax(first_logits[0, 0], axis=-1))
     nll = [np.array([-first[ids[0]]], np.float64)]
     hits = [np.array([first.argmax() == ids[0]])]
     top1 = [np.array([math.exp(first.max())])]
 
     inputs, targets = ids[:-1], ids[1:]
-    states = stack.zero_states(1)
     progbar = keras.utils.Progbar(
         len(ids), verbose=verbose, unit_name="char", stateful_metrics=["bits_per_char"]
     )
@@ -249,9 +273,9 @@ def _score_chunks(stack, ids, batch_size, step, verbose):
         chunk[0, :size] = inputs[start : start + size]
         chunk[1, :size] = targets[start : start + size]
         loss, top_id, prob, states = step(chunk[:1], chunk[1:], states)
-        nll.append(loss.numpy()[:size].astype(np.float64))
-        hits.append(top_id.numpy()[:size] == chunk[1, :size])
-        top1.append(prob.numpy()[:size].astype(np.float64))
+        nll.append(ops.convert_to_numpy(loss)[:size].astype(np.float64))
+        hits.append(ops.convert_to_numpy(top_id)[:size] == chunk[1, :size])
+        top1.append(ops.convert_to_numpy(prob)[:size].astype(np.float64))
         total += nll[-1].sum()
         done = start + size + 1
         progbar.update(done, [("bits_per_char", total / done / _LN2)])
@@ -262,9 +286,9 @@ def _score_chunks(stack, ids, batch_size, step, verbose):
     return nll, hits & (ids != OOV_ID), top1
 
 
-def _chunk_step(stack):
-    def step(inputs, targets, states):
-        logits, states = stack.run(inputs, states)
+def _chunk_scorer(stateful):
+    def score(inputs, targets, states, weights):
+        logits, states = stateful.call_with_state(inputs, states, step_weights=weights)
         log_probs = ops.log_softmax(ops.cast(logits[0], "float32"), axis=-1)
         target_log_probs = ops.take_along_axis(
             log_probs, ops.expand_dims(targets[0], -1), axis=-1
@@ -273,7 +297,7 @@ def _chunk_step(stack):
         top_prob = ops.exp(ops.max(log_probs, axis=-1))
         return -target_log_probs[:, 0], top_id, top_prob, states
 
-    return step
+    return score
 
 
 def _unigram_bits_per_char(fit_text, text):
