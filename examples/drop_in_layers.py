@@ -87,8 +87,7 @@ text = keras_chargen.load_corpus(CORPUS)
 if SMOKE:
     text = text[:20_000]
 # A contiguous split: no held-out character appears in a training window.
-split = int(len(text) * 0.9)
-train_text, val_text = text[:split], text[split:]
+train_text, val_text = keras_chargen.split_text(text, 0.1)
 
 # Output a fixed `SEQUENCE_LENGTH + 1` ids per string, the window size below.
 vectorizer = keras_chargen.CharVectorizer(sequence_length=SEQUENCE_LENGTH + 1)

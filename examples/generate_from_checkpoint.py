@@ -95,14 +95,13 @@ In smoke mode, train a model for a few seconds so there is a checkpoint to
 load.
 """
 
+train_text = None
 if SMOKE:
-    text = keras_chargen.load_corpus("pydoc")[:20_000]
-    with open("smoke_corpus.txt", "w", encoding="utf-8") as file:
-        file.write(text)
-    CHECKPOINT, TRAIN_CORPUS = "smoke.keras", "smoke_corpus.txt"
+    train_text = keras_chargen.load_corpus("pydoc")[:20_000]
+    CHECKPOINT = "smoke.keras"
     keras_chargen.train(
-        TRAIN_CORPUS,
-        CHECKPOINT,
+        text=train_text,
+        output=CHECKPOINT,
         epochs=1,
         verbose=0,
         lstm_units=32,
@@ -125,7 +124,6 @@ print(
     f"{CHECKPOINT}: {model.num_layers}x{model.units} {model.cell.upper()}, "
     f"{model.count_params():,} parameters, {model.vocabulary_size} ids"
 )
-train_text = None
 if TRAIN_CORPUS:
     train_text = keras_chargen.load_corpus(TRAIN_CORPUS, verbose=False)
 

@@ -98,7 +98,7 @@ vectorizer.adapt(text)
 train_ds, val_ds = keras_chargen.make_datasets(
     text, vectorizer, SEQUENCE_LENGTH, BATCH_SIZE, validation_split=0.1, seed=1337
 )
-held_out = text[len(text) - round(len(text) * 0.1) :]
+_, held_out = keras_chargen.split_text(text, 0.1)  # make_datasets' tail
 print(f"{len(text):,} characters, {vectorizer.vocabulary_size()} ids")
 
 """

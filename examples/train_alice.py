@@ -107,14 +107,6 @@ print(f"{len(text):,} characters, {len(set(text))} distinct; it starts:")
 print(text[:200])
 
 """
-`keras_chargen.train` takes a corpus name, path or URL. We hand it this exact
-text as a file, so that the evaluation below can split it the same way.
-"""
-
-with open("corpus.txt", "w", encoding="utf-8") as file:
-    file.write(text)
-
-"""
 ## 2. Training
 
 One call does what the tutorial's training cells did, better:
@@ -126,12 +118,16 @@ One call does what the tutorial's training cells did, better:
   checkpoint of the best model written atomically, a wall-clock budget;
 - a sample after each epoch, and one `.keras` file that holds the weights,
   the architecture and the vocabulary.
+
+`train` takes the text itself (`text=`), as here, or a corpus name, path or
+URL. It holds out the tail with `keras_chargen.split_text`, which section 5
+calls again to score exactly that tail.
 """
 
 started = time.monotonic()
 model, summary = keras_chargen.train(
-    "corpus.txt",
-    OUTPUT,
+    text=text,  # or a corpus name, path or URL: train("alice", OUTPUT, ...)
+    output=OUTPUT,
     epochs=EPOCHS,
     minutes=MINUTES,
     temperatures=[0.5],
@@ -186,8 +182,8 @@ measures the diversity of samples (`distinct_n`) and how much of them is
 copied from the training text (`memorized_n`).
 """
 
-held_out = round(len(text) * 0.1)  # train()'s validation_split
-train_text, test_text = text[:-held_out], text[-held_out:]
+# The split train() made (validation_split=0.1): the tail it never trained on.
+train_text, test_text = keras_chargen.split_text(text, 0.1)
 report = keras_chargen.evaluate(
     model,
     test_text,

@@ -3,25 +3,31 @@
 Everything public is imported here; docs and examples use only these names.
 """
 
-from keras_chargen.metrics.bits_per_character import BitsPerCharacter
-from keras_chargen.models.build_char_lstm import build_char_lstm
-from keras_chargen.models.char_lm import CharLM
-from keras_chargen.evaluation.char_ngram_model import CharNGramModel
-from keras_chargen.layers.char_vectorizer import CharVectorizer
-from keras_chargen.data.corpus import CorpusError, list_corpora, load_corpus, strip_gutenberg
+from keras_chargen.data.corpus import (
+    CorpusError,
+    list_corpora,
+    load_corpus,
+    strip_gutenberg,
+)
 from keras_chargen.data.datasets import make_datasets
+from keras_chargen.data.split import split_text
+from keras_chargen.evaluation.char_ngram_model import CharNGramModel
 from keras_chargen.evaluation.evaluate import evaluate
 from keras_chargen.evaluation.generation_quality import generation_quality
 from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
+from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.metrics.bits_per_character import BitsPerCharacter
 from keras_chargen.metrics.perplexity_metric import PerplexityMetric
+from keras_chargen.models.build_char_lstm import build_char_lstm
+from keras_chargen.models.char_lm import CharLM
+from keras_chargen.models.saving import save_model
 from keras_chargen.plots.embeddings import plot_embeddings
 from keras_chargen.plots.history import plot_history
-from keras_chargen.training.sample_text_callback import SampleTextCallback
-from keras_chargen.models.saving import save_model
-from keras_chargen.tuning.search import search
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
-from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.training.sample_text_callback import SampleTextCallback
 from keras_chargen.training.train import train
+from keras_chargen.tuning.search import search
 
 __version__ = "0.1.0"
 
@@ -47,6 +53,7 @@ __all__ = [
     "plot_history",
     "save_model",
     "search",
+    "split_text",
     "strip_gutenberg",
     "train",
     "__version__",

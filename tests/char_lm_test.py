@@ -74,6 +74,9 @@ def test_config_holds_every_argument(vectorizer):
         "dropout": 0.0,
         "cell": "gru",
         "layer_norm": True,
+        "use_fused_lstm": "auto",
+        # Resolved when built: Keras' GRU loop multiplies in float32.
+        "training_matmul_dtype": "float32",
     }
 
 
@@ -178,35 +181,43 @@ def test_vocabulary_size_must_match_the_vectorizer():
         CharLM(vectorizer, vocabulary_size=9, units=4)
 
 
-def test_lstm_layers_train_with_the_fused_loop(vectorizer):
-    from keras_chargen.backend import tensorflow
+def test_the_resolved_training_dtype_is_saved(vectorizer, tmp_path):
+    model = CharLM(vectorizer, embedding_dim=4, units=8, training_matmul_dtype="auto")
+    assert model.training_matmul_dtype in ("bfloat16", "float32")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.get_config()["training_matmul_dtype"] == model.training_matmul_dtype
 
-    model = CharLM(vectorizer, embedding_dim=8, units=16)
-    lstms = [la for la in model.layers if isinstance(la, keras.layers.LSTM)]
-    assert [type(la) for la in lstms] == [fused_lstm.LSTM, fused_lstm.LSTM]
+
+# A 0.1.0 file in a fresh process: only `import keras_chargen` registers the
+# classes, and the logits must be the ones 0.1.0 computed when it saved them.
+OLD_FILE_SCRIPT = """
+import json, sys
+import keras, keras_chargen
+import numpy as np
+
+path, prompt = sys.argv[1:]
+model = keras.saving.load_model(path, safe_mode=True)
+ids = model.vectorizer.encode(prompt)[None]
+print(json.dumps({
+    "logits": keras.ops.convert_to_numpy(model(ids)).tolist(),
+    "text": model.generate(prompt, 20, sampler=keras_chargen.TemperatureSampler(0.0)),
+}))
+"""
 
 
-def test_files_load_across_keras_lstm_and_the_fused_lstm(
-    vectorizer, tmp_path, monkeypatch
-):
-    # Files saved before CharLM used the fused LSTM hold keras.layers.LSTM
-    # weights, stored under the class name: they must load unchanged, and
-    # new files must load where keras.layers.LSTM is used.
-    from keras_chargen.backend import tensorflow as fused_lstm
-    from keras_chargen.models import char_lm
-
-    new = CharLM(vectorizer, embedding_dim=8, units=16)
-    new.save(tmp_path / "new.keras")
-    monkeypatch.setitem(char_lm._CELLS, "lstm", keras.layers.LSTM)
-    old = CharLM(vectorizer, embedding_dim=8, units=16)
-    assert not any(isinstance(la, fused_lstm.LSTM) for la in old.layers)
-    old.save(tmp_path / "old.keras")
-    new_read_as_old = keras.saving.load_model(tmp_path / "new.keras")
-    monkeypatch.undo()
-    old_read_as_new = keras.saving.load_model(tmp_path / "old.keras")
-    assert any(isinstance(la, fused_lstm.LSTM) for la in old_read_as_new.layers)
-    ids = random_ids(vectorizer, (3, 12))
-    for saved, loaded in ((old, old_read_as_new), (new, new_read_as_old)):
-        np.testing.assert_allclose(
-            np.asarray(loaded(ids)), np.asarray(saved(ids)), rtol=1e-5, atol=1e-5
-        )
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_files_written_by_0_1_0_load_and_give_the_same_logits(cell):
+    data = os.path.join(os.path.dirname(__file__), "data")
+    with open(os.path.join(data, "charlm-0.1.0.json")) as f:
+        expected = json.load(f)[cell]
+    result = subprocess.run(
+        [sys.executable, "-c", OLD_FILE_SCRIPT,
+         os.path.join(data, expected["file"]), expected["prompt"]],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(out["logits"][0], expected["logits"], atol=1e-5)
+    assert out["text"].startswith(expected["prompt"]) and len(out["text"]) == 33

@@ -1,3 +1,5 @@
+import inspect
+import re
 import signal
 import subprocess
 import sys
@@ -7,6 +9,10 @@ import pytest
 from conftest import run_cli
 
 import keras_chargen
+from keras_chargen.commands import generate
+from keras_chargen.commands.cli import build_parser
+from keras_chargen.commands.train import HYPERPARAMETERS
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE
 
 
 def test_generate_prints_prompts_by_temperatures_table(trained_model_path, capsys):
@@ -173,3 +179,91 @@ def test_chat_exits_cleanly_on_ctrl_c(trained_model_path):
         process.kill()
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def _signature_defaults(function):
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+
+
+# Options with no library argument behind them; generate's and chat's
+# temperature and length are the command's own (tested below).
+NO_COUNTERPART = {
+    "train": {"json", "quiet"},
+    "generate": {"model", "prompt", "temperature", "length", "num_samples", "stop",
+                 "stream", "output"},
+    "chat": {"model", "temperature", "length"},
+    "evaluate": {"model", "text", "corpus", "train_text", "json", "quiet"},
+    "inspect": {"model", "chars", "plot"},
+}  # fmt: skip
+ARGV = {
+    "train": ["train"],
+    "generate": ["generate", "run.keras"],
+    "chat": ["chat", "run.keras"],
+    "evaluate": ["evaluate", "run.keras", "--text", "held_out.txt"],
+    "inspect": ["inspect", "run.keras"],
+}
+
+
+def _library_defaults(command):
+    train = _signature_defaults(keras_chargen.train)
+    sampler = _signature_defaults(keras_chargen.TemperatureSampler)
+    generation = {
+        **sampler,
+        "dtype": _signature_defaults(keras_chargen.TextGenerator)["dtype"],
+    }
+    return {
+        "train": train,
+        "generate": generation,
+        "chat": generation,
+        "evaluate": {
+            **sampler,
+            **_signature_defaults(keras_chargen.evaluate),
+            "validation_split": train["validation_split"],
+        },
+        "inspect": _signature_defaults(keras_chargen.nearest_characters),
+    }[command]
+
+
+@pytest.mark.parametrize("command", sorted(ARGV))
+def test_cli_defaults_are_the_library_defaults(command):
+    defaults = vars(build_parser().parse_args(ARGV[command]))
+    library = _library_defaults(command)
+    # Unset, these are not passed: the library's default applies.
+    left_to_library = {"sample_prompts", *SEARCH_SPACE} if command == "train" else set()
+    options = set(defaults) - {"command", "run", "verbose"} - NO_COUNTERPART[command]
+    assert options - left_to_library <= set(library)
+    for name in options - left_to_library:
+        assert defaults[name] == library[name], name
+    for name in left_to_library:
+        assert defaults[name] is None, name
+
+
+def test_train_help_states_the_library_defaults(capsys):
+    assert run_cli(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, name in HYPERPARAMETERS.items():
+        value = SEARCH_SPACE[name][1]
+        assert re.search(rf"{flag} \S+ [^(]*\(default: {value:g}\)", text), flag
+    train = _signature_defaults(keras_chargen.train)
+    prompts = ", ".join(map(repr, train["sample_prompts"]))
+    assert f"(repeatable; default: {prompts})" in text
+    assert (
+        f"--epochs EPOCHS at most this many epochs (default: {train['epochs']})" in text
+    )
+
+
+def test_split_is_the_one_of_train():
+    split = _signature_defaults(keras_chargen.split_text)["validation_split"]
+    assert split == _signature_defaults(keras_chargen.train)["validation_split"]
+
+
+def test_generate_and_chat_share_their_own_sampling_defaults():
+    generate_defaults = vars(build_parser().parse_args(ARGV["generate"]))
+    chat_defaults = vars(build_parser().parse_args(ARGV["chat"]))
+    assert generate_defaults["temperature"] == [generate.TEMPERATURE]
+    assert chat_defaults["temperature"] == generate.TEMPERATURE
+    assert generate_defaults["length"] == chat_defaults["length"] == generate.LENGTH

@@ -48,3 +48,28 @@ def run_cli(argv):
         return main(argv)
     except SystemExit as exit:
         return exit.code
+
+
+# The tests CI runs again under KERAS_BACKEND=jax and KERAS_BACKEND=torch
+# (`python -m pytest -m "all_backends and not large"`): everything that runs
+# a model, generates, scores, trains or samples.
+ALL_BACKENDS = {
+    "build_char_lstm_test.py",
+    "char_lm_test.py",
+    "cli_evaluate_test.py",
+    "cli_test.py",
+    "evaluate_test.py",
+    "loops_test.py",
+    "perplexity_metric_test.py",
+    "sample_text_callback_test.py",
+    "state_protocol_test.py",
+    "temperature_sampler_test.py",
+    "text_generator_test.py",
+    "train_test.py",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in ALL_BACKENDS:
+            item.add_marker("all_backends")

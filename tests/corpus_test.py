@@ -2,13 +2,14 @@ import collections
 import hashlib
 import http.server
 import pathlib
+import re
 import threading
 import time
 import warnings
 
 import pytest
 
-from keras_chargen.data import corpus
+from keras_chargen.data import corpus, downloader
 from keras_chargen.data.corpus import CorpusError, load_corpus, strip_gutenberg
 
 BOOK = "It was a bright cold day in April.\nThe clocks were striking thirteen.\n"
@@ -86,13 +87,37 @@ def server():
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(corpus, "RETRY_BACKOFF_SECONDS", 0.0)
+@pytest.fixture
+def offline(server, monkeypatch):
+    """Requests goes through a proxy that refuses connections: no internet."""
+    refused = server.url("")
+    server.stop()
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("http_proxy", refused)
+    monkeypatch.setenv("https_proxy", refused)
 
 
 def _load(source, tmp_path, **kwargs):
     return load_corpus(source, cache_dir=tmp_path, verbose=False, **kwargs)
+
+
+def _fetch(url, tmp_path, **kwargs):
+    """The download layer under `load_corpus`, with no wait between retries."""
+    return downloader.fetch(
+        url, cache_dir=tmp_path, backoff=0.0, verbose=False, **kwargs
+    )
+
+
+def _cache(folder, url, data, sidecar=True):
+    """Puts `data` in the cache as if it had been downloaded from `url`."""
+    path = pathlib.Path(folder) / downloader.cache_name(url)
+    path.write_bytes(data)
+    if sidecar:
+        digest = hashlib.sha256(data).hexdigest()
+        path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    return path
 
 
 def _files(folder):
@@ -136,7 +161,7 @@ def test_http_404_raises_naming_url_and_is_not_retried(server, tmp_path):
 def test_http_500_is_retried_then_raises(server, tmp_path):
     url = server.url("/status/500")
     with pytest.raises(CorpusError, match=r"HTTP 500 .*gave up after 3 attempts"):
-        _load(url, tmp_path, retries=3)
+        _fetch(url, tmp_path, retries=3)
     assert server.counts["/status/500"] == 3
     assert _files(tmp_path) == []
 
@@ -145,7 +170,7 @@ def test_http_500_is_retried_then_raises(server, tmp_path):
 def test_stalled_server_times_out_in_bounded_time(server, tmp_path, path):
     start = time.monotonic()
     with pytest.raises(CorpusError, match=r"(?i)timed? ?out.*gave up after 2"):
-        _load(server.url(path), tmp_path, timeout=(1.0, 0.3), retries=2)
+        _fetch(server.url(path), tmp_path, timeout=(1.0, 0.3), retries=2)
     assert time.monotonic() - start < 4.0
     assert server.counts[path] == 2
     assert _files(tmp_path) == []
@@ -153,7 +178,7 @@ def test_stalled_server_times_out_in_bounded_time(server, tmp_path, path):
 
 def test_truncated_response_raises_and_leaves_no_cache_file(server, tmp_path):
     with pytest.raises(CorpusError, match=r"/truncated.*gave up after 2 attempts"):
-        _load(server.url("/truncated"), tmp_path, retries=2)
+        _fetch(server.url("/truncated"), tmp_path, retries=2)
     assert server.counts["/truncated"] == 2
     assert _files(tmp_path) == []
 
@@ -180,55 +205,70 @@ def test_cache_file_without_sidecar_is_fetched_again(server, tmp_path):
     assert server.counts["/book.txt"] == 2
 
 
-def test_named_corpus_cache_is_checked_against_known_hash(
-    server, tmp_path, monkeypatch
-):
+def test_known_hash_is_checked_instead_of_the_sidecar(server, tmp_path):
     server.files["/input.txt"] = BOOK.encode()
+    url = server.url("/input.txt")
     digest = hashlib.sha256(BOOK.encode()).hexdigest()
-    named = corpus._NamedCorpus(server.url("/input.txt"), digest)
-    monkeypatch.setitem(corpus._NAMED_CORPORA, "shakespeare", named)
-    assert _load("shakespeare", tmp_path) == BOOK
-    cached = next(path for path in tmp_path.iterdir() if path.suffix == ".txt")
-    cached.write_bytes(BOOK.encode()[:-5])  # truncated
-    (tmp_path / (cached.name + ".sha256")).write_text("whatever")
+    assert _fetch(url, tmp_path, sha256=digest) == BOOK.encode()
+    # Truncated, with a sidecar that matches the truncated bytes.
+    _cache(tmp_path, url, BOOK.encode()[:-5])
     with pytest.warns(UserWarning, match=f"expected {digest}"):
-        assert _load("shakespeare", tmp_path) == BOOK
+        assert _fetch(url, tmp_path, sha256=digest) == BOOK.encode()
     assert server.counts["/input.txt"] == 2
 
 
-def test_download_with_wrong_hash_is_not_cached(server, tmp_path, monkeypatch):
+def test_download_with_wrong_hash_raises_and_is_not_cached(server, tmp_path):
     server.files["/input.txt"] = BOOK.encode()
-    named = corpus._NamedCorpus(server.url("/input.txt"), "0" * 64)
-    monkeypatch.setitem(corpus._NAMED_CORPORA, "shakespeare", named)
-    with pytest.warns(UserWarning, match="expected 0000"):
-        _load("shakespeare", tmp_path)
+    url = server.url("/input.txt")
+    with pytest.raises(CorpusError, match=f"{url} has sha256 .*, expected 0000"):
+        _fetch(url, tmp_path, sha256="0" * 64)
     assert _files(tmp_path) == []
 
 
-def test_named_corpus_falls_back_to_pydoc_with_one_warning(
-    server, tmp_path, monkeypatch
-):
-    url = server.url("/status/404")
-    monkeypatch.setitem(corpus._NAMED_CORPORA, "alice", corpus._NamedCorpus(url, None))
+def test_named_corpus_is_read_from_the_cache(offline, tmp_path):
+    _cache(tmp_path, corpus._NAMED_CORPORA["alice"].url, GUTENBERG.encode())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _load("alice", tmp_path) == "Chapter 1\n\nOnce upon a time."
+
+
+def test_named_corpus_cache_is_checked_against_its_known_hash(offline, tmp_path):
+    entry = corpus._NAMED_CORPORA["shakespeare"]
+    _cache(tmp_path, entry.url, BOOK.encode())  # its sidecar matches: altered
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        text = _load("alice", tmp_path)
-    assert [str(w.message) for w in caught] == [
-        f"Could not load the 'alice' corpus from {url}: Could not download "
-        f"{url}: HTTP 404 Not Found. Using the embedded 'pydoc' corpus instead."
-    ]
-    assert caught[0].category is UserWarning
+        text = _load("shakespeare", tmp_path, retries=1)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2
+    assert f"failed its sha256 check (expected {entry.sha256}, found" in messages[0]
+    assert messages[1].endswith("Using the embedded 'pydoc' corpus instead.")
+    # Both point at the caller of `load_corpus`.
+    assert [w.filename for w in caught] == [__file__, __file__]
     assert text == load_corpus("pydoc")
 
 
-def test_named_corpus_falls_back_when_server_is_unreachable(
-    server, tmp_path, monkeypatch
-):
-    url = server.url("/book.txt")
-    server.stop()
-    monkeypatch.setitem(corpus._NAMED_CORPORA, "alice", corpus._NamedCorpus(url, None))
+def test_named_corpus_falls_back_to_pydoc_with_one_warning(offline, tmp_path):
+    url = corpus._NAMED_CORPORA["alice"].url
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = _load("alice", tmp_path, retries=1)
+    assert len(caught) == 1
+    assert re.fullmatch(
+        rf"Could not load the 'alice' corpus from {re.escape(url)}: Could not "
+        rf"download {re.escape(url)}: ProxyError: .+\. Using the embedded "
+        r"'pydoc' corpus instead\.",
+        str(caught[0].message),
+        re.S,
+    )
+    assert caught[0].category is UserWarning
+    assert caught[0].filename == __file__
+    assert text == load_corpus("pydoc")
+    assert _files(tmp_path) == []
+
+
+def test_named_corpus_fallback_is_normalized_like_the_book(offline, tmp_path):
     with pytest.warns(UserWarning, match="embedded 'pydoc' corpus instead"):
-        text = _load("alice", tmp_path, normalize_whitespace="collapse")
+        text = _load("alice", tmp_path, retries=1, normalize_whitespace="collapse")
     assert text == load_corpus("pydoc", normalize_whitespace="collapse")
 
 
@@ -378,5 +418,5 @@ def test_list_corpora():
 def test_save_rejects_fewer_bytes_than_content_length(tmp_path):
     path = tmp_path / "book.txt"
     with pytest.raises(CorpusError, match="received 3 of the 10 bytes announced"):
-        corpus._save(iter([b"abc"]), "http://host/book.txt", str(path), 10, None)
+        downloader._save(iter([b"abc"]), "http://host/book.txt", str(path), 10, None)
     assert _files(tmp_path) == []

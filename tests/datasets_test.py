@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.data.datasets import make_datasets
+from keras_chargen.data.split import split_text
+from keras_chargen.layers.char_vectorizer import CharVectorizer
 
 BASE = 0x4E00
 
@@ -103,6 +104,22 @@ def test_no_validation_character_in_any_training_window():
     val_seen = {p for x, y in windows(val_ds) for p in positions(vectorizer, y)}
     assert min(p for x, _ in windows(val_ds) for p in positions(vectorizer, x)) == 80
     assert not seen & val_seen
+
+
+def test_validation_windows_read_split_texts_tail():
+    text, vectorizer, (train_ds, val_ds) = distinct_datasets(
+        97, sequence_length=4, batch_size=8, validation_split=0.15, seed=0
+    )
+    head, tail = split_text(text, 0.15)  # round(14.55): 15 held-out characters
+    assert len(tail) == 15
+    inputs = "".join(vectorizer.decode(x) for x, _ in windows(val_ds))
+    targets = "".join(vectorizer.decode(y) for _, y in windows(val_ds))
+    assert inputs == tail[:12]  # (15 - 1) // 4 = 3 windows
+    assert targets == tail[1:13]
+    seen = {
+        p for x, y in windows(train_ds, epochs=10) for p in positions(vectorizer, y)
+    }
+    assert max(seen) < len(head)
 
 
 def test_validation_windows_are_fixed_contiguous_and_in_order():

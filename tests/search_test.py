@@ -189,7 +189,10 @@ def test_resuming_with_other_settings_is_refused(tmp_path, corpus_file):
 
 
 def test_importing_the_package_does_not_import_keras_tuner():
-    code = "import sys, keras_chargen, keras_chargen.search; print('keras_tuner' in sys.modules)"
+    code = (
+        "import sys, keras_chargen, keras_chargen.tuning.search, "
+        "keras_chargen.tuning.compat; print('keras_tuner' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], env=subprocess_env(), capture_output=True,
         text=True, timeout=120,
@@ -203,6 +206,30 @@ def test_a_partial_distributed_setup_is_refused(tmp_path, monkeypatch):
         ValueError, match="Missing: KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_PORT"
     ):
         search("pydoc", directory=tmp_path)
+
+
+def test_a_tuner_id_and_port_without_an_address_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "(KERASTUNER_ORACLE_IP=127.0.0.1 keeps the oracle's port on loopback). "
+            "Missing: KERASTUNER_ORACLE_IP"
+        ),
+    ):
+        search("pydoc", directory=tmp_path)
+    assert "KERASTUNER_ORACLE_IP" not in os.environ  # read, never written
+
+
+def test_a_search_leaves_the_environment_alone(tmp_path, corpus_file):
+    before = dict(os.environ)
+    summary = search(
+        str(corpus_file), tuner="random", max_trials=1, epochs=1,
+        directory=tmp_path, search_space=TINY_SPACE, **SMALL,
+    )  # fmt: skip
+    assert [r["status"] for r in summary["trials"]] == ["COMPLETED"]
+    assert dict(os.environ) == before
 
 
 # === The driver, tuning/search.py ===
@@ -364,7 +391,7 @@ def test_a_chief_and_two_workers_run_every_trial_on_loopback(tmp_path, corpus_fi
         )
 
     try:
-        start("chief", KERASTUNER_TUNER_ID="chief")  # no KERASTUNER_ORACLE_IP
+        start("chief", KERASTUNER_TUNER_ID="chief", KERASTUNER_ORACLE_IP="127.0.0.1")
         assert wait_for(lambda: listening_addresses(port), 120, processes)
         assert listening_addresses(port) == ["127.0.0.1"]
         for i in range(2):

@@ -86,7 +86,9 @@ def model(request):
 def test_one_call_equals_the_model(model, prepared):
     stateful = as_stateful(model)
     weights = stateful.step_weights() if prepared else None
-    logits, _ = stateful.call_with_state(IDS, stateful.initial_state(2), step_weights=weights)
+    logits, _ = stateful.call_with_state(
+        IDS, stateful.initial_state(2), step_weights=weights
+    )
     np.testing.assert_allclose(numpy(logits), logits_of(model, IDS), atol=1e-5)
 
 
@@ -123,13 +125,17 @@ def test_padding_leaves_the_states_unchanged(model, prepared):
     unpadded_logits, unpadded = stateful.call_with_state(
         padded[:1, 3:], stateful.initial_state(1)
     )
-    np.testing.assert_allclose(numpy(logits)[0, -1], numpy(unpadded_logits)[0, -1], atol=1e-5)
+    np.testing.assert_allclose(
+        numpy(logits)[0, -1], numpy(unpadded_logits)[0, -1], atol=1e-5
+    )
     for a, b in zip(flat(states), flat(unpadded), strict=True):
         np.testing.assert_allclose(a[:1], b, atol=1e-5)
     # The all-padding row keeps the zero state: its logits are the empty context's.
     for a in flat(states):
         np.testing.assert_array_equal(a[1], 0.0)
-    empty, _ = stateful.call_with_state(np.zeros((1, 1), np.int32), stateful.initial_state(1))
+    empty, _ = stateful.call_with_state(
+        np.zeros((1, 1), np.int32), stateful.initial_state(1)
+    )
     np.testing.assert_allclose(numpy(logits)[1, -1], numpy(empty)[0, 0], atol=1e-5)
 
 
@@ -144,7 +150,9 @@ def test_bfloat16_steps_stay_close_to_float32():
     model = char_lm("lstm")
     states = model.initial_state(2)
     exact, _ = model.call_with_state(IDS, states, step_weights=model.step_weights())
-    low, _ = model.call_with_state(IDS, states, step_weights=model.step_weights("bfloat16"))
+    low, _ = model.call_with_state(
+        IDS, states, step_weights=model.step_weights("bfloat16")
+    )
     np.testing.assert_allclose(numpy(low), numpy(exact), atol=0.15)
 
 
@@ -160,7 +168,9 @@ def test_unsupported_models_get_a_clear_error():
         keras.layers.Conv1D(4, 3),
         keras.layers.Dense(VOCABULARY_SIZE),
     ])  # fmt: skip
-    with pytest.raises(ValueError, match=r"Received layers: \['Embedding', 'Conv1D', 'Dense'\]"):
+    with pytest.raises(
+        ValueError, match=r"Received layers: \['Embedding', 'Conv1D', 'Dense'\]"
+    ):
         as_stateful(model)
 
 

@@ -3,9 +3,11 @@ import random
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 from scipy import stats
 
+from keras_chargen.backend.compiled import compiled
+from keras_chargen.backend.loops import scan
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 VOCAB = 10
@@ -170,38 +172,40 @@ def test_given_seed_generator_is_used_instead_of_own_seed():
     np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
 
 
-def test_works_inside_tf_function_with_dynamic_shapes():
+def test_probabilities_compile_for_any_batch_size():
     sampler = TemperatureSampler(top_k=4, top_p=0.8, seed=8)
     row = row_logits(8)
-    allowed = set(np.flatnonzero(reference_probabilities(row, top_k=4, top_p=0.8)))
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
-    def sample(logits):
-        return sampler(logits), sampler.probabilities(logits)
-
-    ids, probs = sample(tiled(row, batch=500))
-    assert set(np.unique(ids.numpy())) <= allowed
-    np.testing.assert_allclose(
-        probs.numpy()[0], reference_probabilities(row, top_k=4, top_p=0.8), atol=1e-6
-    )
+    probabilities = compiled(sampler.probabilities, [])
+    for batch in (500, 3):
+        probs = ops.convert_to_numpy(probabilities(tiled(row, batch=batch)))
+        assert probs.shape == (batch, row.shape[-1])
+        np.testing.assert_allclose(
+            probs[-1], reference_probabilities(row, top_k=4, top_p=0.8), atol=1e-6
+        )
 
 
-def test_works_inside_tf_while_loop():
+def test_samples_inside_a_compiled_loop_with_the_seed_carried():
+    # As TextGenerator does: the seed state is a loop variable, mapped onto a
+    # SeedGenerator by a StatelessScope, so the loop is a pure function.
     sampler = TemperatureSampler(temperature=0.8, top_k=3)
-    generator = keras.random.SeedGenerator(9)
-    logits = tf.constant(tiled(row_logits(9), batch=4))
+    carrier = keras.random.SeedGenerator(9)
+    logits = ops.convert_to_tensor(tiled(row_logits(9), batch=4))
 
-    @tf.function
-    def generate(steps):
-        def body(step, outputs):
-            return step + 1, outputs.write(step, sampler(logits, generator))
+    def generate(seed_state):
+        def body(seed_state, _):
+            with keras.StatelessScope([(carrier.state, seed_state)]) as scope:
+                ids = sampler(logits, carrier)
+            return scope.get_current_value(carrier.state), ids
 
-        outputs = tf.TensorArray(tf.int32, size=steps)
-        _, outputs = tf.while_loop(lambda step, _: step < steps, body, (0, outputs))
-        return outputs.stack()
+        return scan(body, seed_state, length=6)
 
-    ids = generate(tf.constant(6)).numpy()
+    run = compiled(generate, [])
+    _, ids = run(ops.convert_to_tensor([9, 0], carrier.state.dtype))
+    _, again = run(ops.convert_to_tensor([9, 0], carrier.state.dtype))
+    ids = ops.convert_to_numpy(ids)
     assert ids.shape == (6, 4)
+    np.testing.assert_array_equal(ids, ops.convert_to_numpy(again))
+    assert len({tuple(r) for r in ids}) > 1  # the seed moves on at each step
     allowed = set(np.flatnonzero(reference_probabilities(row_logits(9), 0.8, 3)))
     assert set(np.unique(ids)) <= allowed
 

@@ -70,6 +70,7 @@ def greedy_by_rerunning(forward, vectorizer, prompt, length):
 
 def assert_matches_rerunning(generator, model, vectorizer, prompts, length=15):
     texts = generator.generate(prompts, length, sampler=GREEDY)
+
     def forward(ids):
         return model(ids, training=False)
 

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import signal
 import subprocess
@@ -74,8 +75,8 @@ class _Clock:
 
 
 def test_time_limit_anneals_the_learning_rate_along_the_budget(monkeypatch):
-    from keras_chargen.training import callbacks as training_callbacks
     from keras_chargen.models.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -99,8 +100,8 @@ def test_time_limit_anneals_the_learning_rate_along_the_budget(monkeypatch):
 
 
 def test_time_limit_anneals_only_after_anneal_from(monkeypatch):
-    from keras_chargen.training import callbacks as training_callbacks
     from keras_chargen.models.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -119,8 +120,8 @@ def test_time_limit_anneals_only_after_anneal_from(monkeypatch):
 def test_time_limit_stops_at_an_epoch_end_that_leaves_no_room_for_a_batch(
     monkeypatch,
 ):
-    from keras_chargen.training import callbacks as training_callbacks
     from keras_chargen.models.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -147,8 +148,8 @@ def test_time_limit_stops_at_an_epoch_end_that_leaves_no_room_for_a_batch(
 
 
 def test_time_limit_without_anneal_leaves_the_learning_rate(monkeypatch):
-    from keras_chargen.training import callbacks as training_callbacks
     from keras_chargen.models.build_char_lstm import build_char_lstm
+    from keras_chargen.training import callbacks as training_callbacks
 
     clock = _Clock()
     monkeypatch.setattr(training_callbacks.time, "monotonic", clock)
@@ -217,6 +218,79 @@ def test_resume_refuses_changed_settings(tmp_path, corpus_file):
             verbose=0,
             lstm_units=32,
         )
+
+
+def _text_setting(text):
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"<text: {len(text):,} characters, sha256 {digest}>"
+
+
+def test_train_on_a_text_records_its_length_and_hash(tmp_path, corpus_file):
+    text = corpus_file.read_text(encoding="utf-8")
+    _, summary = keras_chargen.train(
+        text=text, output=tmp_path / "m.keras", epochs=1, verbose=0, **TINY
+    )
+    assert summary["corpus"] == _text_setting(text)
+    assert summary["corpus_characters"] == len(text)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.keras", "m.png"]
+
+
+def test_train_on_a_text_matches_train_on_its_file(tmp_path, corpus_file):
+    text = corpus_file.read_text(encoding="utf-8")
+    runs = {}
+    for name, source in (("file", {"corpus": corpus_file}), ("text", {"text": text})):
+        runs[name] = keras_chargen.train(
+            output=tmp_path / f"{name}.keras", epochs=1, verbose=0, **source, **TINY
+        )
+    assert runs["file"][1]["corpus"] == str(corpus_file)
+    for key in ("best_val_loss", "corpus_characters", "vocabulary_size"):
+        assert runs["text"][1][key] == pytest.approx(runs["file"][1][key]), key
+
+
+def test_corpus_and_text_together_raise(tmp_path):
+    with pytest.raises(ValueError) as info:
+        keras_chargen.train("pydoc", tmp_path / "m.keras", text="abc", verbose=0)
+    assert str(info.value) == (
+        "Pass either `corpus` (a corpus name, path or URL) or `text` (the text "
+        "itself), not both. Received: corpus='pydoc' and a `text`"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", [b"abc", ["abc"]])
+def test_text_of_wrong_type_raises(tmp_path, text):
+    with pytest.raises(TypeError) as info:
+        keras_chargen.train(text=text, output=tmp_path / "m.keras", verbose=0)
+    assert str(info.value) == (
+        f"`text` must be a str. Received type {type(text).__name__}"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_short_text_raises_before_writing(tmp_path):
+    with pytest.raises(ValueError, match=r"validation split has 5 characters .* = 33"):
+        keras_chargen.train(
+            text="x" * 50, output=tmp_path / "m.keras", verbose=0, **TINY
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_refuses_another_text(tmp_path, corpus_file):
+    text = corpus_file.read_text(encoding="utf-8")
+    (tmp_path / "m.backup").mkdir()
+    settings = {
+        "corpus": _text_setting(text),
+        "seed": 1337, "validation_split": 0.1, "cell": "lstm",
+        "layer_norm": False, "clipnorm": 1.0, **TINY,
+    }  # fmt: skip
+    (tmp_path / "m.backup" / "settings.json").write_text(json.dumps(settings))
+    other = text[:-1] + "!"
+    with pytest.raises(ValueError, match=r"Changed \(was, now\): \{'corpus': "):
+        keras_chargen.train(
+            text=other, output=tmp_path / "m.keras", resume=True, verbose=0, **TINY
+        )
+    with pytest.raises(ValueError, match=r"'corpus': \('<text: .*', 'pydoc'\)"):
+        keras_chargen.train(output=tmp_path / "m.keras", resume=True, verbose=0, **TINY)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,9 @@ def compiled(fn, variables, static_argnames=(), jit_compile=False):
         variables = list(variables)
 
         def stateless(values, *args, **kwargs):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            with keras.StatelessScope(
+                state_mapping=list(zip(variables, values, strict=True))
+            ):
                 return fn(*args, **kwargs)
 
         jitted = jax.jit(stateless, static_argnames=tuple(static_argnames))

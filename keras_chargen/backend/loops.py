@@ -27,7 +27,9 @@ def scan(f, init, xs=None, length=None):
     n = int(length) if xs is None else tf.shape(xs_flat[0])[0]
 
     def read(i):
-        return None if xs is None else tree.pack_sequence_as(xs, [a[i] for a in xs_flat])
+        return (
+            None if xs is None else tree.pack_sequence_as(xs, [a[i] for a in xs_flat])
+        )
 
     # One step outside the loop tells the outputs' structure, shapes and
     # dtypes (and keeps a zero-length scan out of the picture: n >= 1).

@@ -158,10 +158,13 @@ def fused_lstm(
 
 
 @functools.cache
-def cpu_has_bfloat16_units():
-    """Whether this CPU multiplies bfloat16 matrices in hardware (Linux)."""
+def cpu_has_bfloat16_units(cpuinfo_path="/proc/cpuinfo"):
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Linux).
+
+    True when `cpuinfo_path` lists `amx_bf16` or `avx512_bf16`.
+    """
     try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
+        cpuinfo = Path(cpuinfo_path).read_text()
     except OSError:
         return False
     flags = next((ln for ln in cpuinfo.splitlines() if ln.startswith("flags")), "")

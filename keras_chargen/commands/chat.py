@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-from keras_chargen.commands.common import load_char_model
-from keras_chargen.commands.generate import add_sampling_arguments
+from keras_chargen.commands.common import load_char_model, non_negative_float
+from keras_chargen.commands.generate import TEMPERATURE, add_sampling_arguments
 
 HELP = """Type a prompt and press Enter to continue it. Commands:
   /temperature T   sampling temperature (0 = greedy)
@@ -24,12 +24,12 @@ def add_parser(subparsers):
     p.add_argument("model", help="a .keras file written by `keras-chargen train`")
     p.add_argument(
         "--temperature",
-        type=float,
-        default=0.8,
-        help="starting temperature (default: 0.8)",
+        type=non_negative_float,
+        default=TEMPERATURE,
+        help="starting temperature (default: %(default)s)",
     )
     add_sampling_arguments(p)
-    p.set_defaults(run=run, length=300)
+    p.set_defaults(run=run)
 
 
 def run(args):

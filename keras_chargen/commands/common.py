@@ -1,6 +1,7 @@
 """Argument types, model loading and errors shared by the subcommands."""
 
 import argparse
+import inspect
 import math
 import zipfile
 from pathlib import Path
@@ -8,6 +9,15 @@ from pathlib import Path
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
+
+
+def library_default(function, name):
+    """The default of `function`'s argument `name`.
+
+    CLI options that stand for a library argument take their default from
+    it, so each default is stated once, in the library.
+    """
+    return inspect.signature(function).parameters[name].default
 
 
 def _int_at_least(minimum, description):

@@ -2,12 +2,12 @@
 
 import json
 import sys
-import unicodedata
 from pathlib import Path
 
 from keras_chargen.commands.common import (
     CliError,
     fraction,
+    library_default,
     load_char_model,
     non_negative_float,
     non_negative_int,
@@ -17,6 +17,13 @@ from keras_chargen.commands.common import (
 
 
 def add_parser(subparsers):
+    from keras_chargen.evaluation.evaluate import evaluate
+    from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+    from keras_chargen.training.train import train
+
+    def default(name):
+        return library_default(evaluate, name)
+
     p = subparsers.add_parser(
         "evaluate",
         help="score a held-out text: bits/char, accuracy, baselines",
@@ -35,9 +42,9 @@ def add_parser(subparsers):
     p.add_argument(
         "--validation-split",
         type=fraction,
-        default=0.1,
-        help="with --corpus: the held-out tail, as in `train` (default: 0.1; "
-        "0 scores the whole corpus)",
+        default=library_default(train, "validation_split"),
+        help="with --corpus: the held-out tail, as in `train` (default: "
+        "%(default)s; 0 scores the whole corpus)",
     )
     p.add_argument(
         "--train-text",
@@ -46,52 +53,60 @@ def add_parser(subparsers):
     p.add_argument(
         "--batch-size",
         type=positive_int,
-        default=1024,
-        help="characters per compiled step (default: 1024)",
+        default=default("batch_size"),
+        help="characters per compiled step (default: %(default)s)",
     )
     p.add_argument(
         "--ngram-order",
         type=positive_int,
-        default=5,
-        help="order of the Kneser-Ney n-gram baseline (default: 5)",
+        default=default("ngram_order"),
+        help="order of the Kneser-Ney n-gram baseline (default: %(default)s)",
     )
     p.add_argument(
         "--generations",
+        dest="num_generations",
+        metavar="GENERATIONS",
         type=non_negative_int,
-        default=0,
-        help="samples to generate for diversity and novelty (default: 0)",
+        default=default("num_generations"),
+        help="samples to generate for diversity and novelty (default: %(default)s)",
     )
     p.add_argument(
         "--generation-length",
         type=positive_int,
-        default=300,
-        help="characters per sample (default: 300)",
+        default=default("generation_length"),
+        help="characters per sample (default: %(default)s)",
     )
     p.add_argument(
         "--temperature",
         type=non_negative_float,
-        default=1.0,
-        help="sampling temperature of the samples (default: 1.0)",
+        default=library_default(TemperatureSampler, "temperature"),
+        help="sampling temperature of the samples (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, help="seed for reproducible samples")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=library_default(TemperatureSampler, "seed"),
+        help="seed for reproducible samples",
+    )
     p.add_argument(
         "--adapt",
         action="store_true",
+        default=default("adapt"),
         help="dynamic evaluation: the model keeps learning from the text as "
         "it scores it (each character is still predicted before it is learnt)",
     )
     p.add_argument(
         "--adapt-learning-rate",
         type=positive_float,
-        default=1e-3,
-        help="with --adapt: RMSprop learning rate (default: 0.001)",
+        default=default("adapt_learning_rate"),
+        help="with --adapt: RMSprop learning rate (default: %(default)s)",
     )
     p.add_argument(
         "--adapt-decay",
         type=fraction,
-        default=1e-2,
+        default=default("adapt_decay"),
         help="with --adapt: fraction of the way back to the trained weights "
-        "after each step (default: 0.01; 0 for none)",
+        "after each step (default: %(default)s; 0 for none)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -105,14 +120,14 @@ def run(args):
 
     model = load_char_model(args.model)
     try:
-        text, train_text, source = _texts(args, model.vectorizer)
+        text, train_text, source = _texts(args)
         report = evaluate(
             model,
             text,
             batch_size=args.batch_size,
             train_text=train_text,
             ngram_order=args.ngram_order,
-            num_generations=args.generations,
+            num_generations=args.num_generations,
             generation_length=args.generation_length,
             sampler=TemperatureSampler(args.temperature, seed=args.seed),
             adapt=args.adapt,
@@ -129,9 +144,10 @@ def run(args):
     print(format_table(report, args))
 
 
-def _texts(args, vectorizer):
+def _texts(args):
     """The text to score, the training text (or None), and a description."""
     from keras_chargen.data.corpus import load_corpus
+    from keras_chargen.data.split import split_text
 
     train_text = None
     if args.train_text:
@@ -139,18 +155,15 @@ def _texts(args, vectorizer):
     if args.text:
         return load_corpus(Path(args.text), verbose=False), train_text, args.text
     corpus = load_corpus(args.corpus, verbose=not args.json)
-    if vectorizer.normalization:
-        # Split the text the model saw: training normalises before splitting.
-        corpus = unicodedata.normalize(vectorizer.normalization, corpus)
-    held_out = round(len(corpus) * args.validation_split)
-    if not held_out:
+    # The split `train` made: the model never saw the tail.
+    head, tail = split_text(corpus, args.validation_split)
+    if not tail:
         return corpus, train_text, f"all of corpus {args.corpus!r}"
     source = f"the last {args.validation_split:.0%} of corpus {args.corpus!r}"
     if train_text is None:
-        # The same split as `keras-chargen train`: the head trained the model.
-        train_text = corpus[: len(corpus) - held_out]
+        train_text = head
         source += " (its head is the training text)"
-    return corpus[len(corpus) - held_out :], train_text, source
+    return tail, train_text, source
 
 
 def format_table(report, args):

@@ -6,6 +6,7 @@ from pathlib import Path
 from keras_chargen.commands.common import (
     CliError,
     check_output_folder,
+    library_default,
     load_char_model,
     non_negative_float,
     non_negative_int,
@@ -13,32 +14,48 @@ from keras_chargen.commands.common import (
     probability,
 )
 
+# The command's own defaults, shared with `chat`: text for reading, a bit
+# below the library's neutral temperature 1 and longer than
+# `TextGenerator.generate`'s 100 characters.
+TEMPERATURE = 0.8
+LENGTH = 300
+
 
 def add_sampling_arguments(p):
     """Options shared with `chat`."""
+    from keras_chargen.generation.text_generator import TextGenerator
+    from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+
     p.add_argument(
         "--length",
         type=non_negative_int,
-        default=300,
-        help="characters to generate (default: 300)",
+        default=LENGTH,
+        help="characters to generate (default: %(default)s)",
     )
     p.add_argument(
         "--top-k",
         type=positive_int,
+        default=library_default(TemperatureSampler, "top_k"),
         help="sample only among the k likeliest characters",
     )
     p.add_argument(
         "--top-p",
         type=probability,
+        default=library_default(TemperatureSampler, "top_p"),
         help="nucleus sampling: the smallest set holding this probability",
     )
-    p.add_argument("--seed", type=int, help="seed for reproducible samples")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=library_default(TemperatureSampler, "seed"),
+        help="seed for reproducible samples",
+    )
     p.add_argument(
         "--dtype",
         choices=("float32", "bfloat16"),
-        default="float32",
+        default=library_default(TextGenerator, "dtype"),
         help="dtype of the step's matrix products; bfloat16 is faster for many "
-        "samples on CPUs with AMX (default: float32)",
+        "samples on CPUs with AMX (default: %(default)s)",
     )
 
 
@@ -59,15 +76,15 @@ def add_parser(subparsers):
         "--temperature",
         type=non_negative_float,
         nargs="+",
-        default=[0.8],
-        help="one or more temperatures; 0 = greedy (default: 0.8)",
+        default=[TEMPERATURE],
+        help=f"one or more temperatures; 0 = greedy (default: {TEMPERATURE:g})",
     )
     add_sampling_arguments(p)
     p.add_argument(
         "--num-samples",
         type=positive_int,
         default=1,
-        help="samples per prompt and temperature (default: 1)",
+        help="samples per prompt and temperature (default: %(default)s)",
     )
     p.add_argument(
         "--stop", action="append", help="cut each sample after this string (repeatable)"
@@ -82,9 +99,9 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from keras_chargen.generation.text_generator import TextGenerator
     from keras_chargen.models.saving import replace_atomically
     from keras_chargen.samplers.temperature_sampler import TemperatureSampler
-    from keras_chargen.generation.text_generator import TextGenerator
 
     check_output_folder(args.output, "--output")
     prompts = args.prompt or ["\n"]

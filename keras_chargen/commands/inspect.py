@@ -3,6 +3,7 @@
 from keras_chargen.commands.common import (
     CliError,
     check_output_folder,
+    library_default,
     load_char_model,
     positive_int,
 )
@@ -12,6 +13,8 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
 
 def add_parser(subparsers):
+    from keras_chargen.evaluation.nearest_characters import nearest_characters
+
     p = subparsers.add_parser(
         "inspect",
         help="layer summary, nearest characters, embedding plot",
@@ -28,15 +31,18 @@ def add_parser(subparsers):
     p.add_argument(
         "--k",
         type=positive_int,
-        default=5,
-        help="neighbours per character (default: 5)",
+        default=library_default(nearest_characters, "k"),
+        help="neighbours per character (default: %(default)s)",
     )
     p.add_argument("--plot", help="write the embedding PCA plot to this PNG file")
     p.set_defaults(run=run)
 
 
 def run(args):
-    from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
+    from keras_chargen.evaluation.nearest_characters import (
+        char_name,
+        nearest_characters,
+    )
 
     check_output_folder(args.plot, "--plot")
     model = load_char_model(args.model)

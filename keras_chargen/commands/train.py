@@ -5,96 +5,94 @@ import json
 from keras_chargen.commands.common import (
     CliError,
     fraction,
+    library_default,
     positive_float,
     positive_int,
 )
 
+# Each option's `dest` is the name of the `keras_chargen.train` argument it
+# sets, and its default is read from `train` or from SEARCH_SPACE.
+HYPERPARAMETERS = {  # option -> build_char_lstm hyperparameter
+    "--units": "lstm_units",
+    "--embedding-dim": "embedding_dim",
+    "--layers": "num_layers",
+    "--dropout": "dropout",
+    "--learning-rate": "learning_rate",
+}
+
 
 def add_parser(subparsers):
+    from keras_chargen.training.train import train
+
     p = subparsers.add_parser(
         "train",
         help="train a model on a corpus",
         description="Train a character LSTM/GRU and save it as one .keras file, "
         "with a CSV log and a training-history PNG next to it.",
     )
-    p.add_argument(
+
+    def option(flag, help, **kwargs):
+        dest = flag[2:].replace("-", "_")
+        kwargs.setdefault("default", library_default(train, dest))
+        p.add_argument(flag, help=help, **kwargs)
+
+    option(
         "--corpus",
-        default="pydoc",
-        help="name (pydoc, alice, shakespeare), path or URL (default: pydoc, embedded)",
+        "name (pydoc, alice, shakespeare), path or URL (default: %(default)s, "
+        "embedded)",
     )
-    p.add_argument(
-        "--output", default="run.keras", help="model file (default: run.keras)"
+    option("--output", "model file (default: %(default)s)")
+    option(
+        "--epochs", "at most this many epochs (default: %(default)s)", type=positive_int
     )
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=20,
-        help="at most this many epochs (default: 20)",
-    )
-    p.add_argument(
-        "--minutes",
-        type=positive_float,
-        help="wall-clock budget; stops cleanly and saves",
+    option(
+        "--minutes", "wall-clock budget; stops cleanly and saves", type=positive_float
     )
     p.add_argument(
         "--no-anneal",
         dest="anneal",
         action="store_false",
+        default=library_default(train, "anneal"),
         help="with --minutes, keep the learning rate instead of lowering it "
         "to 10%% over the last 20%% of the budget",
     )
-    p.add_argument("--seed", type=int, default=1337, help="random seed (default: 1337)")
-    p.add_argument(
+    option("--seed", "random seed (default: %(default)s)", type=int)
+    option(
         "--sequence-length",
+        "characters per training window (default: %(default)s)",
         type=positive_int,
-        default=100,
-        help="characters per training window (default: 100)",
     )
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=64,
-        help="windows per batch (default: 64)",
+    option(
+        "--batch-size", "windows per batch (default: %(default)s)", type=positive_int
     )
-    p.add_argument(
+    option(
         "--validation-split",
+        "held-out tail of the text (default: %(default)s)",
         type=fraction,
-        default=0.1,
-        help="held-out tail of the text (default: 0.1)",
     )
-    p.add_argument(
-        "--units", type=positive_int, help="units per recurrent layer (default: 256)"
-    )
-    p.add_argument(
-        "--embedding-dim", type=positive_int, help="embedding size (default: 64)"
-    )
-    p.add_argument("--layers", type=positive_int, help="recurrent layers (default: 2)")
-    p.add_argument("--dropout", type=fraction, help="dropout in [0, 1) (default: 0.1)")
-    p.add_argument(
-        "--learning-rate",
-        type=positive_float,
-        help="Adam learning rate (default: 0.003)",
-    )
-    p.add_argument(
+    _add_hyperparameters(p)
+    option(
         "--cell",
+        "recurrent cell (default: %(default)s)",
         choices=("lstm", "gru"),
-        default="lstm",
-        help="recurrent cell (default: lstm)",
     )
-    p.add_argument(
+    option(
         "--layer-norm",
+        "LayerNormalization after each recurrent layer",
         action="store_true",
-        help="LayerNormalization after each recurrent layer",
     )
-    p.add_argument(
+    option(
         "--resume",
+        "continue an interrupted run from its last epoch",
         action="store_true",
-        help="continue an interrupted run from its last epoch",
     )
+    prompts = ", ".join(map(repr, library_default(train, "sample_prompts")))
     p.add_argument(
         "--prompt",
         action="append",
-        help="prompt for the samples shown (repeatable; default: newline)",
+        dest="sample_prompts",
+        metavar="PROMPT",
+        help=f"prompt for the samples shown (repeatable; default: {prompts})",
     )
     p.add_argument(
         "--json", action="store_true", help="print the summary as JSON at the end"
@@ -105,20 +103,37 @@ def add_parser(subparsers):
     p.set_defaults(run=run)
 
 
+def _add_hyperparameters(p):
+    """Unset, they are not passed: `build_char_lstm` applies SEARCH_SPACE's
+    defaults, and a resumed run compares the settings it was started with."""
+    from keras_chargen.models.build_char_lstm import SEARCH_SPACE
+
+    meaning = {
+        "lstm_units": ("units per recurrent layer", positive_int),
+        "embedding_dim": ("embedding size", positive_int),
+        "num_layers": ("recurrent layers", positive_int),
+        "dropout": ("dropout in [0, 1)", fraction),
+        "learning_rate": ("Adam learning rate", positive_float),
+    }
+    for flag, name in HYPERPARAMETERS.items():
+        description, type_ = meaning[name]
+        p.add_argument(
+            flag,
+            dest=name,
+            type=type_,
+            metavar=flag[2:].replace("-", "_").upper(),
+            help=f"{description} (default: {SEARCH_SPACE[name][1]:g})",
+        )
+
+
 def run(args):
     import keras_chargen
     from keras_chargen.data.corpus import CorpusError
 
-    hyperparameters = {
-        name: value
-        for name, value in (
-            ("lstm_units", args.units),
-            ("embedding_dim", args.embedding_dim),
-            ("num_layers", args.layers),
-            ("dropout", args.dropout),
-            ("learning_rate", args.learning_rate),
-        )
-        if value is not None
+    options = {
+        name: getattr(args, name)
+        for name in (*HYPERPARAMETERS.values(), "sample_prompts")
+        if getattr(args, name) is not None
     }
     try:
         _, summary = keras_chargen.train(
@@ -134,9 +149,8 @@ def run(args):
             cell=args.cell,
             layer_norm=args.layer_norm,
             resume=args.resume,
-            sample_prompts=args.prompt or ("\n",),
             verbose=0 if args.quiet else "auto",
-            **hyperparameters,
+            **options,
         )
     except (CorpusError, ValueError, OSError) as error:
         raise CliError(str(error)) from None

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_chargen.data.split import split_text
+
 
 def make_datasets(
     text,
@@ -14,9 +16,10 @@ def make_datasets(
 ):
     """Cuts a text into `(ids[t], ids[t+1])` windows for many-to-many training.
 
-    The text is split into a contiguous training head and validation tail
-    *before* windowing, so no validation character ever appears in a
-    training window. Every position of a window is supervised: a window of
+    The text is split by `keras_chargen.split_text` into a contiguous
+    training head and validation tail *before* windowing, so no validation
+    character ever appears in a training window, and `evaluate` can score
+    the same tail. Every position of a window is supervised: a window of
     `sequence_length` inputs carries `sequence_length` targets (the tutorial
     this replaces supervised one character per window).
 
@@ -39,6 +42,7 @@ def make_datasets(
         int32 of shape `(batch, sequence_length)`.
 
     Raises:
+        TypeError: if `text` is not a `str`.
         ValueError: if an argument is out of range, or if either split is
             shorter than `sequence_length + 1` characters.
 
@@ -53,29 +57,21 @@ def make_datasets(
     """
     _check_positive_int("sequence_length", sequence_length)
     _check_positive_int("batch_size", batch_size)
-    if not 0 <= validation_split < 1:
-        raise ValueError(
-            "`validation_split` must be in [0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
-    if not isinstance(text, str):
-        raise TypeError(f"`text` must be a str. Received type {type(text).__name__}")
-    ids = vectorizer.encode(text)
-    num_val = int(round(len(ids) * validation_split))
-    train_ids, val_ids = ids[: len(ids) - num_val], ids[len(ids) - num_val :]
+    train_text, val_text = split_text(text, validation_split)
+    train_ids, val_ids = vectorizer.encode(train_text), vectorizer.encode(val_text)
     minimum = sequence_length + 1
     for name, part in (("training", train_ids), ("validation", val_ids)):
-        if len(part) < minimum and (name == "training" or num_val):
+        if len(part) < minimum and (name == "training" or val_text):
             raise ValueError(
                 f"The {name} split has {len(part)} characters but needs at "
                 f"least sequence_length + 1 = {minimum}. The text has "
-                f"{len(ids)} characters with validation_split="
-                f"{validation_split}: use a longer text, a shorter "
-                "`sequence_length` or another `validation_split`."
+                f"{len(train_ids) + len(val_ids)} characters with "
+                f"validation_split={validation_split}: use a longer text, a "
+                "shorter `sequence_length` or another `validation_split`."
             )
     train_ds = _windows(train_ids, sequence_length, batch_size, seed, shuffle=True)
     val_ds = None
-    if num_val:
+    if val_text:
         val_ds = _windows(val_ids, sequence_length, batch_size, seed, shuffle=False)
     return train_ds, val_ds
 

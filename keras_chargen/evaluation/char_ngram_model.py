@@ -2,6 +2,7 @@
 
 import math
 import numbers
+from collections import Counter
 
 import numpy as np
 
@@ -191,3 +192,18 @@ def _check_text(text):
         raise TypeError(f"`text` must be a str. Received type {type(text).__name__}")
     if not text:
         raise ValueError("`text` must not be empty. Received: text=''")
+
+
+def unigram_bits_per_char(fit_text, text):
+    """Cross-entropy of `text` under add-one smoothed frequencies of `fit_text`.
+
+    The alphabet is the characters of `fit_text` plus one bucket for all
+    others, as in `CharNGramModel`.
+    """
+    counts = Counter(fit_text)
+    denominator = len(fit_text) + len(counts) + 1
+    scored = Counter(text)
+    total = sum(
+        n * math.log2((counts.get(c, 0) + 1) / denominator) for c, n in scored.items()
+    )
+    return -total / len(text)

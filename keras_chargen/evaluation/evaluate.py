@@ -2,19 +2,19 @@
 
 import math
 import unicodedata
-from collections import Counter
 
-import keras
 import numpy as np
-from keras import ops
 
-from keras_chargen.backend.compiled import compiled
-from keras_chargen.evaluation.char_ngram_model import CharNGramModel
+from keras_chargen.evaluation.char_ngram_model import (
+    CharNGramModel,
+    unigram_bits_per_char,
+)
+from keras_chargen.evaluation.dynamic import score_adaptive
 from keras_chargen.evaluation.generation_quality import generation_quality
-from keras_chargen.layers.char_vectorizer import OOV_ID, CharVectorizer
-from keras_chargen.models.state_adapter import as_stateful
-from keras_chargen.samplers.temperature_sampler import TemperatureSampler
+from keras_chargen.evaluation.scoring import score_frozen
 from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.layers.char_vectorizer import OOV_ID, CharVectorizer
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 _LN2 = math.log(2)
 
@@ -150,11 +150,11 @@ def evaluate(
         vocabulary=vectorizer.vocabulary, normalization=vectorizer.normalization
     ).encode(text)
     if adapt:
-        nll, correct, confidence = _score_adaptive(
+        nll, correct, confidence = score_adaptive(
             model, ids, adapt_chunk, adapt_learning_rate, adapt_decay, verbose
         )
     else:
-        nll, correct, confidence = _score(model, ids, batch_size, verbose)
+        nll, correct, confidence = score_frozen(model, ids, batch_size, verbose)
     loss = float(nll.mean())
     report = {
         "characters": len(ids),
@@ -164,7 +164,7 @@ def evaluate(
         "accuracy": float(correct.mean()),
         "confidence": float(confidence.mean()),
         "oov_rate": float(np.mean(ids == OOV_ID)),
-        "unigram_bits_per_char": _unigram_bits_per_char(train_text or text, text),
+        "unigram_bits_per_char": unigram_bits_per_char(train_text or text, text),
         "ngram_bits_per_char": None,
         "ngram_order": None,
         "baseline_fit_on": "text" if train_text is None else "train_text",
@@ -184,135 +184,6 @@ def evaluate(
         )
         report["generation"] = generation_quality(samples, train_text=train_text)
     return report
-
-
-def _score(model, ids, batch_size, verbose):
-    """Per-character NLL (nats), top-1 hit and top-1 probability, float64."""
-    stateful = as_stateful(model)
-    weights = stateful.step_weights("float32")
-    score = _chunk_scorer(stateful)
-
-    def step(inputs, targets, states):
-        return score(inputs, targets, states, weights)
-
-    return _score_chunks(stateful, ids, batch_size, compiled(step, model.variables), verbose)
-
-
-def _score_adaptive(model, ids, chunk, learning_rate, decay, verbose):
-    """`_score` with one RMSprop step on each chunk after it is scored.
-
-    The step is Keras' own `train_on_batch` on a small model that runs the
-    protocol from given states, so the gradient is computed by whichever
-    backend runs. After the step every weight moves `decay` of the way back
-    to its trained value.
-    """
-    stateful = as_stateful(model)
-    score = compiled(_chunk_scorer(stateful), model.variables)
-    learner = _StateLearner(stateful, model)
-    learner.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, ignore_class=0
-        ),
-    )
-    variables = model.trainable_variables
-    trained = [ops.copy(v.value) for v in variables]
-
-    def step(inputs, targets, states):
-        nll, top_id, top_prob, new_states = score(inputs, targets, states, None)
-        learner.train_on_batch([inputs, *_flat(states)], targets)
-        if decay:
-            for variable, value in zip(variables, trained, strict=True):
-                variable.assign(variable.value + decay * (value - variable.value))
-        return nll, top_id, top_prob, new_states
-
-    try:
-        return _score_chunks(stateful, ids, chunk, step, verbose)
-    finally:
-        for variable, value in zip(variables, trained, strict=True):
-            variable.assign(value)
-
-
-class _StateLearner(keras.Model):
-    """Logits of `call_with_state` from states given as inputs, for training."""
-
-    def __init__(self, stateful, model):
-        super().__init__()
-        self.stateful = stateful
-        self.model = model  # tracked: its variables are this model's
-        self._layout = [len(s) for s in stateful.initial_state(1)]
-
-    def call(self, inputs):
-        flat = iter(inputs[1:])
-        states = [[next(flat) for _ in range(n)] for n in self._layout]
-        logits, _ = self.stateful.call_with_state(inputs[0], states)
-        return logits
-
-
-def _flat(states):
-    return [s for layer in states for s in layer]
-
-
-def _score_chunks(stateful, ids, batch_size, step, verbose):
-    states = stateful.initial_state(1)
-    first_logits, _ = stateful.call_with_state(np.zeros((1, 1), np.int32), states)
-    first = ops.convert_to_numpy(ops.log_softmax(first_logits[0, 0], axis=-1))
-    nll = [np.array([-first[ids[0]]], np.float64)]
-    hits = [np.array([first.argmax() == ids[0]])]
-    top1 = [np.array([math.exp(first.max())])]
-
-    inputs, targets = ids[:-1], ids[1:]
-    progbar = keras.utils.Progbar(
-        len(ids), verbose=verbose, unit_name="char", stateful_metrics=["bits_per_char"]
-    )
-    total = float(nll[0][0])
-    for start in range(0, len(inputs), batch_size):
-        size = min(batch_size, len(inputs) - start)
-        # Padding (id 0) leaves the states unchanged; its outputs are dropped.
-        chunk = np.zeros((2, batch_size), np.int32)
-        chunk[0, :size] = inputs[start : start + size]
-        chunk[1, :size] = targets[start : start + size]
-        loss, top_id, prob, states = step(chunk[:1], chunk[1:], states)
-        nll.append(ops.convert_to_numpy(loss)[:size].astype(np.float64))
-        hits.append(ops.convert_to_numpy(top_id)[:size] == chunk[1, :size])
-        top1.append(ops.convert_to_numpy(prob)[:size].astype(np.float64))
-        total += nll[-1].sum()
-        done = start + size + 1
-        progbar.update(done, [("bits_per_char", total / done / _LN2)])
-    if len(ids) == 1:
-        progbar.update(1, [("bits_per_char", total / _LN2)])
-    nll, hits, top1 = (np.concatenate(parts) for parts in (nll, hits, top1))
-    # An unknown character is never a correct prediction, even if id 1 wins.
-    return nll, hits & (ids != OOV_ID), top1
-
-
-def _chunk_scorer(stateful):
-    def score(inputs, targets, states, weights):
-        logits, states = stateful.call_with_state(inputs, states, step_weights=weights)
-        log_probs = ops.log_softmax(ops.cast(logits[0], "float32"), axis=-1)
-        target_log_probs = ops.take_along_axis(
-            log_probs, ops.expand_dims(targets[0], -1), axis=-1
-        )
-        top_id = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-        top_prob = ops.exp(ops.max(log_probs, axis=-1))
-        return -target_log_probs[:, 0], top_id, top_prob, states
-
-    return score
-
-
-def _unigram_bits_per_char(fit_text, text):
-    """Cross-entropy of `text` under add-one smoothed frequencies of `fit_text`.
-
-    The alphabet is the characters of `fit_text` plus one bucket for all
-    others, as in `CharNGramModel`.
-    """
-    counts = Counter(fit_text)
-    denominator = len(fit_text) + len(counts) + 1
-    scored = Counter(text)
-    total = sum(
-        n * math.log2((counts.get(c, 0) + 1) / denominator) for c, n in scored.items()
-    )
-    return -total / len(text)
 
 
 def _normalize(vectorizer, text):

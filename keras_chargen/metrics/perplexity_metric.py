@@ -139,12 +139,14 @@ class PerplexityMetric(keras.metrics.Metric):
 
     def _mean_nll(self):
         """Token-weighted mean NLL in nats; `0.0` when nothing was counted."""
-        counted = ops.greater(self.total_count, 0.0)
-        safe_count = ops.where(counted, self.total_count, 1.0)
-        return ops.where(counted, self.total_nll / safe_count, 0.0)
+        # Read the values: JAX refuses variables inside traced jnp calls.
+        total_nll, total_count = self.total_nll.value, self.total_count.value
+        counted = ops.greater(total_count, 0.0)
+        safe_count = ops.where(counted, total_count, 1.0)
+        return ops.where(counted, total_nll / safe_count, 0.0)
 
     def result(self):
-        counted = ops.greater(self.total_count, 0.0)
+        counted = ops.greater(self.total_count.value, 0.0)
         perplexity = ops.where(counted, ops.exp(self._mean_nll()), 0.0)
         return ops.cast(perplexity, self.dtype)
 

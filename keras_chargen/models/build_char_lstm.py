@@ -3,8 +3,8 @@
 import keras
 
 from keras_chargen.metrics.bits_per_character import BitsPerCharacter
-from keras_chargen.models.char_lm import CharLM
 from keras_chargen.metrics.perplexity_metric import PerplexityMetric
+from keras_chargen.models.char_lm import CharLM
 
 # name -> (kind, default, search arguments). The defaults were chosen by
 # measurement on 150k characters of tiny-shakespeare on a 2-core CPU (see

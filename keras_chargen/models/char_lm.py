@@ -50,11 +50,13 @@ class CharLM(keras.Model):
             to `"auto"`.
         training_matmul_dtype: `"auto"`, `"bfloat16"` or `"float32"`: the
             dtype of the fused loop's matrix products during training
-            (inference always uses float32). `"auto"` is resolved when the
-            model is built, to bfloat16 on CPUs with bfloat16 matrix units
-            (AMX or AVX512-BF16), else float32, and the resolved value is
-            what `get_config()` saves: a loaded model keeps the numerics it
-            was trained with. Defaults to `"auto"`.
+            (inference always uses float32; Keras' own loop always uses
+            float32). `"auto"` is resolved when the model is built: to
+            bfloat16 when the fused loop runs on a CPU with bfloat16 matrix
+            units (AMX or AVX512-BF16), else float32. The resolved value is
+            what `get_config()` saves and `keras_chargen.train` reports, so
+            a loaded model keeps the numerics it was trained with. Defaults
+            to `"auto"`.
 
     Example:
 
@@ -129,8 +131,6 @@ class CharLM(keras.Model):
                 f"`training_matmul_dtype` must be one of {_MATMUL_DTYPES}. "
                 f"Received: training_matmul_dtype={training_matmul_dtype!r}"
             )
-        if training_matmul_dtype == "auto":
-            training_matmul_dtype = tf_backend.default_training_matmul_dtype()
 
         # === Functional graph ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -142,7 +142,9 @@ class CharLM(keras.Model):
         for i in range(num_layers):
             if dropout:
                 between.append(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
-            between.append(_CELLS[cell](units, return_sequences=True, name=f"{cell}_{i}"))
+            between.append(
+                _CELLS[cell](units, return_sequences=True, name=f"{cell}_{i}")
+            )
             if layer_norm:
                 between.append(keras.layers.LayerNormalization(name=f"layer_norm_{i}"))
         if dropout:
@@ -162,17 +164,23 @@ class CharLM(keras.Model):
         self.cell = cell
         self.layer_norm = layer_norm
         self.use_fused_lstm = use_fused_lstm
+        self.fused_lstm_active = use_fused_lstm is True or (
+            use_fused_lstm == "auto"
+            and cell == "lstm"
+            and tf_backend.fused_lstm_available()
+        )
+        if training_matmul_dtype == "auto":
+            training_matmul_dtype = (
+                tf_backend.default_training_matmul_dtype()
+                if self.fused_lstm_active
+                else "float32"
+            )
         self.training_matmul_dtype = training_matmul_dtype
 
         # === The recurrent-state protocol ===
         recurrent = [la for la in between if isinstance(la, _CELLS[cell])]
         first = between.index(recurrent[0])
         last = between.index(recurrent[-1])
-        self.fused_lstm_active = use_fused_lstm is True or (
-            use_fused_lstm == "auto"
-            and cell == "lstm"
-            and tf_backend.fused_lstm_available()
-        )
         self._stack = RecurrentStack(
             embedding,
             pre=between[:first],

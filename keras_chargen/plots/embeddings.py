@@ -4,21 +4,18 @@ import functools
 import unicodedata
 from pathlib import Path
 
-import matplotlib
 import numpy as np
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 
-matplotlib.use("Agg")  # files only: never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.ft2font import FT2Font  # noqa: E402
-
-from keras_chargen.evaluation.nearest_characters import (  # noqa: E402
+from keras_chargen.evaluation.nearest_characters import (
     char_name,
     embedding_matrix,
     model_vocabulary,
 )
-from keras_chargen.models.saving import replace_atomically  # noqa: E402
+from keras_chargen.models.saving import replace_atomically
 
 _MAX_SPREAD_LABELS = 600
 _UNBOXED = ("letter", "digit")
@@ -83,7 +80,11 @@ def plot_embeddings(model, filepath, title=None):
     points = pca.fit_transform(vectors.astype("float64"))
     variance = pca.explained_variance_ratio_
 
-    fig, ax = plt.subplots(figsize=(13, 10))
+    # A bare Figure on its own Agg canvas (no pyplot): the caller's backend,
+    # figures and rcParams stay as they were.
+    fig = Figure(figsize=(13, 10))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     classes = [char_class(c) for c in vocabulary]
     ax.scatter(points[:, 0], points[:, 1], s=0)  # sets the data limits
     ax.margins(0.06)
@@ -103,12 +104,9 @@ def plot_embeddings(model, filepath, title=None):
     )
     fig.tight_layout()  # before the labels, which are placed in pixels
     _draw_labels(fig, ax, points, [_label(c) for c in vocabulary], classes)
-    try:
-        return replace_atomically(
-            Path(filepath), lambda tmp: fig.savefig(tmp, dpi=100, format="png")
-        )
-    finally:
-        plt.close(fig)
+    return replace_atomically(
+        Path(filepath), lambda tmp: fig.savefig(tmp, dpi=100, format="png")
+    )
 
 
 def _draw_labels(fig, ax, points, labels, classes):

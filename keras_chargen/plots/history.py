@@ -3,14 +3,11 @@
 import math
 from pathlib import Path
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only: never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from keras_chargen.models.saving import replace_atomically  # noqa: E402
+from keras_chargen.models.saving import replace_atomically
 
 _LN2 = math.log(2)
 
@@ -47,7 +44,11 @@ def plot_history(history, filepath, title=None, summary=None):
             f"Received keys: {sorted(history)}"
         )
     epochs = list(range(1, len(history["loss"]) + 1))
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    # A bare Figure on its own Agg canvas: no pyplot, so the caller's
+    # backend, open figures and rcParams are left as they were.
+    fig = Figure(figsize=(15, 8.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 3)
     ax_loss, ax_bits, ax_acc, ax_lr, ax_gap, ax_text = axes.ravel()
 
     _curves(ax_loss, epochs, history, "loss", "Loss (nats/char)")
@@ -82,7 +83,7 @@ def plot_history(history, filepath, title=None, summary=None):
     if title:
         fig.suptitle(title, fontsize=14)
     fig.tight_layout()
-    return _save_atomically(fig, Path(filepath))
+    return replace_atomically(Path(filepath), lambda tmp: fig.savefig(tmp, dpi=100))
 
 
 def _curves(ax, epochs, history, key, title):
@@ -99,7 +100,8 @@ def _curves(ax, epochs, history, key, title):
             best = min(finite) if key == "loss" else max(finite)
             ax.axhline(best, color="gray", linestyle=":", label=f"best val {best:.3f}")
     ax.set_title(title)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # none without the metric's values
+        ax.legend()
 
 
 def _summary_panel(ax, history, summary):
@@ -115,10 +117,3 @@ def _summary_panel(ax, history, summary):
     lines.setdefault("epochs", len(history["loss"]))
     text = "\n".join(f"{key:<22} {value}" for key, value in lines.items())
     ax.text(0.02, 0.98, "Summary\n\n" + text, va="top", family="monospace", fontsize=10)
-
-
-def _save_atomically(fig, path):
-    try:
-        return replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=100))
-    finally:
-        plt.close(fig)

@@ -1,5 +1,6 @@
 """`train`: corpus -> one `.keras` file, a log, a plot and samples."""
 
+import hashlib
 import json
 import math
 import shutil
@@ -8,21 +9,21 @@ from pathlib import Path
 
 import keras
 
-from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.data.corpus import load_corpus
 from keras_chargen.data.datasets import make_datasets
-from keras_chargen.plots.history import plot_history
-from keras_chargen.training.sample_text_callback import SampleTextCallback
-from keras_chargen.models.saving import save_model
-from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.models.saving import save_model
+from keras_chargen.plots.history import plot_history
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 from keras_chargen.training.callbacks import (
     AtomicCheckpoint,
     ProgressLogger,
     TimeLimit,
     read_log,
 )
+from keras_chargen.training.sample_text_callback import SampleTextCallback
 
 _LN2 = math.log(2)
 # With a time budget, the learning rate keeps its value for the first
@@ -40,9 +41,10 @@ _RUN_SETTINGS = (
 
 
 def train(
-    corpus="pydoc",
+    corpus=None,
     output="run.keras",
     *,
+    text=None,
     epochs=20,
     minutes=None,
     anneal=True,
@@ -63,6 +65,12 @@ def train(
 ):
     """Trains a character model on a corpus, the whole recipe in one call.
 
+    The corpus is either `corpus`, a name, path or URL that
+    `keras_chargen.load_corpus` reads, or `text`, the text itself (a `str`
+    you loaded, cut or cleaned). `keras_chargen.split_text` holds out its
+    tail for validation, so `split_text(text, validation_split)[1]` is the
+    text the model never trained on.
+
     Writes, next to `output`:
 
     - `output` (e.g. `run.keras`): the best model by validation loss,
@@ -78,9 +86,14 @@ def train(
     `SampleTextCallback` when verbose.
 
     Args:
-        corpus: a corpus name, path or URL for `keras_chargen.load_corpus`.
-            Defaults to `"pydoc"` (embedded, works offline).
+        corpus: Optional corpus name, path or URL for
+            `keras_chargen.load_corpus`. Defaults to `None`: `"pydoc"`
+            (embedded, works offline) unless `text` is given.
         output: the `.keras` path. Defaults to `"run.keras"`.
+        text: Optional `str`, the text to train on, instead of `corpus`. The
+            run settings (and the summary's `"corpus"`) record it as
+            `"<text: N characters, sha256 ...>"`, so `resume=True` checks
+            that it is the same text. Defaults to `None`.
         epochs: int, at most this many epochs. Defaults to `20`.
         minutes: Optional float wall-clock budget; training stops cleanly
             within the epoch that reaches it. Defaults to `None`.
@@ -106,7 +119,9 @@ def train(
         JSON-serialisable dict of the run's figures and file paths.
 
     Raises:
-        ValueError: on a bad setting, or a leftover backup without `resume`.
+        ValueError: on a bad setting, both `corpus` and `text`, or a leftover
+            backup without `resume`.
+        TypeError: if `text` is not a `str`.
         keras_chargen.CorpusError: if the corpus cannot be read.
         OSError: if the output folder is not writable.
 
@@ -115,14 +130,18 @@ def train(
     ```python
     model, summary = keras_chargen.train("shakespeare", "shakespeare.keras", minutes=15)
     print(summary["best_val_bits_per_char"])
+
+    text = keras_chargen.load_corpus("alice", normalize_whitespace="lines")
+    model, summary = keras_chargen.train(text=text[:50_000], output="alice.keras")
     ```
     """
     started = time.monotonic()
     output = Path(output)
     settings = dict(
-        corpus=str(corpus), seed=seed, sequence_length=sequence_length,
-        batch_size=batch_size, validation_split=validation_split, cell=cell,
-        layer_norm=layer_norm, clipnorm=clipnorm, **hyperparameters,
+        corpus=_describe_corpus(corpus, text), seed=seed,
+        sequence_length=sequence_length, batch_size=batch_size,
+        validation_split=validation_split, cell=cell, layer_norm=layer_norm,
+        clipnorm=clipnorm, **hyperparameters,
     )  # fmt: skip
     _check_settings(
         output, epochs, minutes, validation_split, patience, hyperparameters
@@ -131,7 +150,8 @@ def train(
     settings = _resolve_resume(paths, settings, resume)
 
     keras.utils.set_random_seed(seed)
-    text = load_corpus(settings["corpus"], verbose=bool(verbose))
+    if text is None:
+        text = load_corpus(settings["corpus"], verbose=bool(verbose))
     vectorizer = CharVectorizer()
     vectorizer.adapt(text)
     train_ds, val_ds = make_datasets(
@@ -182,16 +202,34 @@ def train(
     shutil.rmtree(paths["backup"], ignore_errors=True)
 
     history = read_log(paths["log"])
-    summary = _summary(history, model, output, paths, text, started, time_limit)
+    corpus = settings["corpus"]
+    summary = _summary(history, model, output, paths, corpus, text, started, time_limit)
     plot_history(history, paths["plot"], title=f"{output.name} on {corpus}", summary={
         "corpus characters": f"{len(text):,}",
         "vocabulary size": model.vocabulary_size,
         "parameters": f"{model.count_params():,}",
         "wall time": f"{summary['wall_seconds'] / 60:.1f} min",
+        "training loop": f"{summary['training_loop']} ({summary['backend']})",
     })  # fmt: skip
     if verbose:
         _print_samples(model, sample_prompts, temperatures, sample_length, seed)
     return model, summary
+
+
+def _describe_corpus(corpus, text):
+    """The run setting `corpus`: the source, or the text's length and hash."""
+    if text is None:
+        return "pydoc" if corpus is None else str(corpus)
+    if corpus is not None:
+        raise ValueError(
+            "Pass either `corpus` (a corpus name, path or URL) or `text` (the "
+            f"text itself), not both. Received: corpus={corpus!r} and a `text`"
+        )
+    if not isinstance(text, str):
+        raise TypeError(f"`text` must be a str. Received type {type(text).__name__}")
+    # 64 bits of the hash tell two texts apart and keep the plot title short.
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"<text: {len(text):,} characters, sha256 {digest[:16]}>"
 
 
 def _check_settings(
@@ -267,7 +305,7 @@ def _resolve_resume(paths, settings, resume):
     return previous
 
 
-def _summary(history, model, output, paths, text, started, time_limit):
+def _summary(history, model, output, paths, corpus, text, started, time_limit):
     val_loss = history.get("val_loss", [])
     finite = [(v, i) for i, v in enumerate(val_loss) if math.isfinite(v)]
     best_loss, best = min(finite) if finite else (math.nan, len(val_loss) - 1)
@@ -286,13 +324,23 @@ def _summary(history, model, output, paths, text, started, time_limit):
         "best_val_bits_per_char": best_loss / _LN2,
         "best_val_perplexity": math.exp(best_loss) if finite else math.nan,
         "best_val_accuracy": at("val_accuracy", best),
+        "corpus": corpus,
         "corpus_characters": len(text),
         "vocabulary_size": model.vocabulary_size,
         "parameters": model.count_params(),
+        "backend": keras.backend.backend(),
+        "training_loop": _training_loop(model),
         "model_path": str(output),
         "log_path": str(paths["log"]),
         "plot_path": str(paths["plot"]),
     }
+
+
+def _training_loop(model):
+    """How the recurrent layers trained: which loop, which matmul dtype."""
+    if model.fused_lstm_active:
+        return f"fused LSTM, {model.training_matmul_dtype} products"
+    return "Keras' own loop, float32 products"
 
 
 def _print_samples(model, prompts, temperatures, length, seed):

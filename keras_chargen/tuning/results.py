@@ -98,21 +98,20 @@ def _write_csv(rows, filepath):
 
 def plot_search(rows, filepath, searched):
     """Val bits/char per trial, then one scatter per searched hyperparameter."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: never needs a display
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     scored = [r for r in rows if r["val_bits_per_char"] is not None]
     scored = [r for r in scored if math.isfinite(r["val_bits_per_char"])]
     panels = 1 + len(searched)
     columns = min(panels, 3)
-    fig, axes = plt.subplots(
-        math.ceil(panels / columns), columns, figsize=(5 * columns, 4 * math.ceil(panels / columns)),
-        squeeze=False,
-    )  # fmt: skip
-    axes = axes.ravel()
+    grid_rows = math.ceil(panels / columns)
+    # A bare Figure on its own Agg canvas (no pyplot): the caller's backend,
+    # figures and rcParams stay as they were.
+    fig = Figure(figsize=(5 * columns, 4 * grid_rows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(grid_rows, columns, squeeze=False).ravel()
     ax = axes[0]
     index = {r["trial"]: i for i, r in enumerate(rows)}
     points = ax.scatter(
@@ -158,7 +157,4 @@ def plot_search(rows, filepath, searched):
     for ax in axes[panels:]:
         ax.axis("off")
     fig.tight_layout()
-    try:
-        return replace_atomically(Path(filepath), lambda tmp: fig.savefig(tmp, dpi=90))
-    finally:
-        plt.close(fig)
+    return replace_atomically(Path(filepath), lambda tmp: fig.savefig(tmp, dpi=90))

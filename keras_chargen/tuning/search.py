@@ -7,13 +7,14 @@ import time
 import warnings
 from pathlib import Path
 
-from keras_chargen.models.build_char_lstm import SEARCH_SPACE
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.data.corpus import load_corpus
 from keras_chargen.data.datasets import make_datasets
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.build_char_lstm import SEARCH_SPACE
 from keras_chargen.models.saving import replace_atomically
+from keras_chargen.tuning.compat import write_json
 from keras_chargen.tuning.results import results_rows, write_results
-from keras_chargen.tuning.tuner import make_tuner, write_json
+from keras_chargen.tuning.tuner import make_tuner
 
 # Sized for a CPU: the default search (Hyperband, epochs=3) takes 6-7 minutes
 # on 2 cores (docs/tuning.md). `build_char_lstm`'s own ranges (up to
@@ -28,6 +29,8 @@ DEFAULT_SEARCH_SPACE = {
 TUNERS = ("hyperband", "bayesian", "random")
 # Settings a resumed search must share with the search it continues.
 _RESUME_SETTINGS = ("corpus", "tuner", "epochs", "sequence_length", "batch_size")
+# KerasTuner's distributed set-up, read (never written) from the environment.
+_DISTRIBUTED = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
 
 def search(
@@ -67,9 +70,10 @@ def search(
     Running again without `overwrite` continues the project: finished
     trials are not re-run (KerasTuner's own reload). With
     `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`
-    set, this process is the chief or a worker of a distributed search; when
-    only the IP is missing it defaults to `127.0.0.1`: the oracle's gRPC port
-    has no authentication.
+    set, this process is the chief or a worker of a distributed search. They
+    are only read, never set: give all three, with
+    `KERASTUNER_ORACLE_IP=127.0.0.1` to keep the oracle's gRPC port, which has
+    no authentication, on loopback.
 
     Args:
         corpus: a name, path or URL for `keras_chargen.load_corpus`.
@@ -103,7 +107,8 @@ def search(
         A distributed worker returns only `role` and `wall_seconds`.
 
     Raises:
-        ValueError: on a bad setting, or when resuming with changed settings.
+        ValueError: on a bad setting, when resuming with changed settings,
+            or when a distributed set-up misses one of the three variables.
         keras_chargen.CorpusError: if the corpus cannot be read.
         RuntimeError: when three trials in a row fail (KerasTuner's
             `max_consecutive_failed_trials`): likely not a bad configuration.
@@ -121,7 +126,7 @@ def search(
     output = Path(output) if output is not None else project / "best.keras"
     if output.suffix != ".keras":
         raise ValueError(f"`output` must end in `.keras`. Received: output={output}")
-    role = _distributed_role(verbose)
+    role = _distributed_role(os.environ)
     settings = dict(
         corpus=str(corpus), tuner=tuner, epochs=epochs, seed=seed,
         sequence_length=sequence_length, batch_size=batch_size, search_space=space,
@@ -216,30 +221,32 @@ def _check_resume(settings_path, settings):
         )
 
 
-def _distributed_role(verbose):
-    """`"standalone"`, `"chief"` or `"worker"`, as KerasTuner decides it."""
-    env = os.environ
-    if "KERASTUNER_TUNER_ID" in env and "KERASTUNER_ORACLE_PORT" in env:
-        if "KERASTUNER_ORACLE_IP" not in env:
-            env["KERASTUNER_ORACLE_IP"] = "127.0.0.1"
-            if verbose:
-                print("KERASTUNER_ORACLE_IP is not set: using 127.0.0.1.")
-    if "KERASTUNER_ORACLE_IP" not in env:
+def _distributed_role(env):
+    """`"standalone"`, `"chief"` or `"worker"`, from KerasTuner's variables in `env`.
+
+    Only reads `env`: KerasTuner itself reads the same variables from
+    `os.environ` wherever it needs them.
+    """
+    # KerasTuner goes distributed on KERASTUNER_ORACLE_IP alone: processes
+    # given a tuner id and a port but no address would each run a search of
+    # their own in one folder, so that is refused too.
+    if "KERASTUNER_ORACLE_IP" not in env and not (
+        "KERASTUNER_TUNER_ID" in env and "KERASTUNER_ORACLE_PORT" in env
+    ):
         return "standalone"
-    missing = [
-        k for k in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_PORT") if k not in env
-    ]
+    missing = [name for name in _DISTRIBUTED if name not in env]
     if missing:
         raise ValueError(
             "A distributed search needs KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP "
-            f"and KERASTUNER_ORACLE_PORT. Missing: {', '.join(missing)}"
+            "and KERASTUNER_ORACLE_PORT (KERASTUNER_ORACLE_IP=127.0.0.1 keeps the "
+            f"oracle's port on loopback). Missing: {', '.join(missing)}"
         )
-    if "chief" not in env.get("KERASTUNER_TUNER_ID", ""):
+    if "chief" not in env["KERASTUNER_TUNER_ID"]:
         return "worker"
     address = env["KERASTUNER_ORACLE_IP"]
     if address not in ("127.0.0.1", "localhost", "::1"):
         warnings.warn(
-            f"The oracle listens on {address}:{env.get('KERASTUNER_ORACLE_PORT')} "
+            f"The oracle listens on {address}:{env['KERASTUNER_ORACLE_PORT']} "
             "without authentication: keep that port on a private network or "
             "behind a firewall / SSH tunnel (docs/tuning.md).",
             stacklevel=3,

@@ -6,7 +6,6 @@ never imports it.
 
 import functools
 import gc
-import json
 import math
 import time
 from pathlib import Path
@@ -14,14 +13,10 @@ from pathlib import Path
 import keras
 
 from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
-from keras_chargen.models.saving import replace_atomically
 from keras_chargen.training.callbacks import AtomicCheckpoint, TimeLimit
+from keras_chargen.tuning import compat
 
 OBJECTIVE = "val_perplexity"
-
-
-def write_json(path, data):
-    replace_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
 
 
 def make_tuner(
@@ -30,6 +25,7 @@ def make_tuner(
 ):  # fmt: skip
     import keras_tuner
 
+    compat.check_version()
     hp = keras_tuner.HyperParameters()
     for name, value in space.items():
         if isinstance(value, list):
@@ -66,49 +62,22 @@ def make_tuner(
 
 @functools.cache
 def _oracle_class(base):
-    """`base`, plus: the defaults first, no trial after `deadline`, atomic files."""
+    """`base`, plus `compat.OracleInternals` and no new trial after `deadline`."""
     import keras_tuner
 
-    class Oracle(base):
+    class Oracle(compat.OracleInternals, base):
         deadline = None
         stopped_by_time_limit = False
 
-        def _random_values(self):
-            # The first configuration is the defaults (`build_char_lstm`'s
-            # where searched): the baseline every other trial has to beat.
-            defaults = {hp.name: hp.default for hp in self.hyperparameters.space}
-            if not self._duplicate(defaults):
-                return defaults
-            return super()._random_values()
-
-        @keras_tuner.synchronized
-        def create_trial(self, tuner_id):
-            late = self.deadline is not None and time.monotonic() >= self.deadline
-            if late and tuner_id not in self.ongoing_trials:
+        def populate_space(self, trial_id):
+            # KerasTuner's public way for an oracle to end a search: a
+            # "STOPPED" status. `create_trial` then returns a stopped trial
+            # and forgets the tuner, so a standalone search, each worker
+            # and then the chief of a distributed one all end normally.
+            if self.deadline is not None and time.monotonic() >= self.deadline:
                 self.stopped_by_time_limit = True
-                self.tuner_ids.discard(tuner_id)  # lets a chief exit
-                return keras_tuner.engine.trial.Trial(
-                    self.get_space(), status="STOPPED"
-                )
-            return super().create_trial(tuner_id)
-
-        def reload(self):
-            super().reload()
-            # Killed between two writes, an oracle lists a finished trial as
-            # running; reloading would then run it again.
-            finished = ("COMPLETED", "FAILED")
-            self._retry_queue = [
-                i for i in self._retry_queue if self.trials[i].status not in finished
-            ]
-
-        # KerasTuner writes its JSON files in place: a kill mid-write would
-        # leave a truncated file that stops the project from reloading.
-        def save(self):
-            write_json(Path(self._get_oracle_fname()), self.get_state())
-
-        def _save_trial(self, trial):
-            folder = Path(self._get_trial_dir(trial.trial_id))
-            write_json(folder / "trial.json", trial.get_state())
+                return {"status": keras_tuner.engine.trial.TrialStatus.STOPPED}
+            return super().populate_space(trial_id)
 
     Oracle.__name__ = f"Chargen{base.__name__}"
     return Oracle
