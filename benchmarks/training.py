@@ -1,47 +1,56 @@
-"""Training throughput: the tutorial's formulation vs this library's pipeline.
+"""Training throughput: the tutorial's formulation vs CharLM on every Keras backend.
 
 Side by side in one run, same corpus, same model size (Embedding(256) ->
 LSTM(512) -> LSTM(512) -> Dense), same batch size, same optimizer:
 
-(a) the tutorial's formulation, re-implemented here: 100-character windows
-    cut every 3 characters, ONE supervised next character per window
-    (one-hot target, softmax output, categorical cross-entropy), and
-    `recurrent_dropout=0.3`, which forces the slow unfused LSTM cell.
-(b) this library: `make_datasets` windows where every position predicts the
-    next character (100 supervised characters per window) and
-    `build_char_lstm` (input dropout only, fused kernels stay usable), whose
-    LSTM layers run the fused CPU loop with bfloat16 matrix products on CPUs
-    that have bfloat16 units (float32 elsewhere).
-(c) as (b) with float32 products in the fused loop.
-(d) as (b) with `keras.layers.LSTM`'s own loop: what the fused loop gains.
+(a) the tutorial's formulation, re-implemented here (TensorFlow):
+    100-character windows cut every 3 characters, ONE supervised next
+    character per window (one-hot target, softmax output, categorical
+    cross-entropy), and `recurrent_dropout=0.3`, which forces the slow
+    unfused LSTM cell. The 1x anchor.
+(b) this library on TensorFlow: `make_datasets` windows where every position
+    predicts the next character (100 supervised characters per window) and
+    `build_char_lstm`'s `CharLM` (input dropout only), whose LSTM layers
+    train with the fused CPU loop (`use_fused_lstm="auto"`), with bfloat16
+    matrix products on CPUs that have bfloat16 units
+    (`training_matmul_dtype="auto"`; float32 elsewhere).
+(c) as (b) with `training_matmul_dtype="float32"`.
+(d) as (b) with `use_fused_lstm=False`: `keras.layers.LSTM`'s own loop,
+    what the fused loop gains.
+(e, f) the same `CharLM` on JAX and on torch, where it always trains with
+    Keras' own LSTM loop (`fit` as a user gets it: XLA on JAX, eager on
+    torch).
+
+All CharLM rows are built by `build_char_lstm` and compiled the same way
+(the variants are `CharLM.from_config` of its config with the switch
+changed, compiled from its compile config). The `LSTM loop` and `products`
+columns are read from each built model (`fused_lstm_active`,
+`training_matmul_dtype`), so they say what ran.
 
 The figure that matters is supervised characters per second: how many
 next-character predictions the optimizer learns from per second of work.
+A Keras process has one backend, so each backend's rows run in a subprocess
+of this script (`--backend-worker NAME`, printing JSON), one after another;
+the parent prints one table.
 
 Run from the repository root:
 
     python benchmarks/training.py           # ~4 minutes on a 2-core CPU
-    python benchmarks/training.py --quick   # tiny sizes, a smoke test
+    python benchmarks/training.py --quick   # tiny sizes, a smoke test (< 2 min)
 
-It prints a Markdown table, the ratios to (a) (issue 3's target: (b)/(a) >=
-50x) and (b)/(d).
+It prints a Markdown table with the ratios to (a) (issue 3's target: (b)/(a)
+>= 50x) and to (d), TensorFlow's Keras loop. Earlier figures for plain Keras
+LSTM 2x512 training by backend (AMD EPYC, another CPU: compare ratios):
+TensorFlow 3,119, JAX 4,533, torch 1,005 supervised chars/s.
 """
 
 import argparse
-import datetime
-import os
-import platform
+import sys
 import time
 from pathlib import Path
-from unittest import mock
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-import keras_chargen
-from keras_chargen.backend import tensorflow as fused_lstm
-from keras_chargen.models import char_lm
+import workers
+from workers import BACKEND_NAMES, format_number, format_ratio, verdict
 
 # ---- settings ----
 UNITS = 512  # the tutorial's 2 x LSTM(512)
@@ -52,23 +61,192 @@ BATCH_SIZE = 64
 WARMUP_STEPS = 3  # traced and discarded
 TIMED_STEPS = 15  # batches timed for each method
 CORPUS = (
-    Path(__file__).resolve().parents[1]
-    / ".."
-    / "shared"
-    / "corpora"
-    / "tinyshakespeare.txt"
+    Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 )
 CHARACTERS = 150_000  # the first 150k characters
+WORKER_TIMEOUT = 1800  # seconds per backend worker
+TARGET_VS_TUTORIAL = 50  # issue 3: (b)/(a)
 # ----
 
 
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=TIMED_STEPS)
+    parser.add_argument("--quick", action="store_true", help="tiny model and counts")
+    # Set by the parent process for its workers.
+    parser.add_argument(
+        "--backend-worker", choices=workers.BACKENDS, help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    args.units, args.embedding_dim, args.characters = UNITS, EMBEDDING_DIM, CHARACTERS
+    if args.quick:
+        args.units, args.embedding_dim, args.steps, args.characters = 32, 16, 2, 20_000
+    return args
+
+
+# ------------------------------------------------------------------ parent
+def main():
+    args = parse_args()
+    if args.backend_worker:
+        workers.emit(worker(args))
+        return
+    reports = [
+        workers.run_worker(__file__, backend, sys.argv[1:], WORKER_TIMEOUT)
+        for backend in workers.BACKENDS
+    ]
+    rows = [row for report in reports for row in report["rows"]]
+    print_table(rows)
+    by_kind = {r["kind"]: r for r in rows}
+    fused, keras_loop = by_kind["fused"], by_kind["keras_tensorflow"]
+    print()
+    print(f"- (b)/(a), issue 3: {verdict(fused['vs_tutorial'], TARGET_VS_TUTORIAL)}.")
+    print(
+        f"- Fused loop against Keras' own on TensorFlow: (b)/(d) = "
+        f"{format_ratio(fused['rate'] / keras_loop['rate'])}, (c)/(d) = "
+        f"{format_ratio(by_kind['fused_float32']['rate'] / keras_loop['rate'])}."
+    )
+    for kind in ("keras_jax", "keras_torch"):
+        other = by_kind[kind]
+        print(
+            f"- {other['label']} {other['backend']} (Keras' loop): "
+            f"{format_ratio(other['vs_keras_tensorflow'])} TensorFlow's Keras loop, "
+            f"{format_ratio(other['rate'] / fused['rate'])} the fused loop (b)."
+        )
+    print()
+    report = reports[0]
+    print(
+        f"Corpus: {report['corpus']}, first {report['characters']:,} characters, "
+        f"{report['vocabulary_size']} ids. Model: 2 x LSTM({args.units}), "
+        f"embedding {args.embedding_dim}, batch {BATCH_SIZE}, Adam 1e-3, "
+        f"{args.steps} timed batches each after {WARMUP_STEPS} warm-up batches."
+    )
+    print(
+        "Workers (wall seconds, import and compilation included): "
+        + ", ".join(
+            f"{BACKEND_NAMES[r['versions']['backend']]} {r['wall_seconds']:.0f}"
+            for r in reports
+        )
+        + "."
+    )
+    print(workers.machine_line(reports))
+
+
+def label_rows(rows):
+    """Adds `label` ("(a)", "(b)", ...), the rates and the ratios to each row."""
+    for index, row in enumerate(rows):
+        row["label"] = f"({chr(ord('a') + index)})"
+        row["rate"] = row["per_batch"] * row["steps"] / row["seconds"]
+    anchors = {r["kind"]: r["rate"] for r in rows}
+    for row in rows:
+        row["vs_tutorial"] = row["rate"] / anchors["tutorial"]
+        row["vs_keras_tensorflow"] = row["rate"] / anchors["keras_tensorflow"]
+    return rows
+
+
+def print_table(rows):
+    label_rows(rows)
+    print(
+        "| row | method | backend | LSTM loop | products | supervised chars / batch "
+        "| seconds per batch | supervised chars/s | vs (a) | vs (d) |"
+    )
+    print("|---|---|---|---|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row['label']} | {row['method']} | {row['backend']} | {row['loop']} "
+            f"| {row['products']} | {row['per_batch']:,} "
+            f"| {format_number(row['seconds'] / row['steps'])} | {format_number(row['rate'])} "
+            f"| {format_ratio(row['vs_tutorial'])} "
+            f"| {format_ratio(row['vs_keras_tensorflow'])} |"
+        )
+
+
+# ------------------------------------------------------------------ worker
+def worker(args):
+    """Measures this backend's rows; returns a report."""
+    import keras
+
+    import keras_chargen
+
+    backend = keras.backend.backend()
+    keras.utils.set_random_seed(0)
+    text, corpus = load_text(args.characters)
+    vectorizer = keras_chargen.CharVectorizer()
+    vectorizer.adapt(text)
+    vocabulary_size = vectorizer.vocabulary_size()
+    rows = []
+    if backend == "tensorflow":
+        model = tutorial_model(vocabulary_size, args.units, args.embedding_dim)
+        data = tutorial_dataset(vectorizer.encode(text), vocabulary_size)
+        seconds = timed_fit(model, data, args.steps)
+        rows.append(
+            row("tutorial", "tutorial: many-to-one, step 3, `recurrent_dropout=0.3`",
+                "Keras", "float32", BATCH_SIZE, args.steps, seconds)
+        )  # fmt: skip
+        variants = [
+            ("fused", "`CharLM`, many-to-many windows", {}),
+            ("fused_float32", "as (b), `training_matmul_dtype=\"float32\"`",
+             {"training_matmul_dtype": "float32"}),
+            ("keras_tensorflow", "as (b), `use_fused_lstm=False`",
+             {"use_fused_lstm": False, "training_matmul_dtype": "auto"}),
+        ]  # fmt: skip
+    else:
+        variants = [(f"keras_{backend}", "`CharLM`, many-to-many windows", {})]
+    train_ds, _ = keras_chargen.make_datasets(
+        text, vectorizer, SEQUENCE_LENGTH, BATCH_SIZE, validation_split=0.1, seed=0
+    )
+    for kind, method, switches in variants:
+        model = char_lm(vectorizer, args.units, args.embedding_dim, switches)
+        seconds = timed_fit(model, train_ds.repeat(), args.steps)
+        loop = "fused" if model.fused_lstm_active else "Keras"
+        rows.append(
+            row(kind, method, loop, model.training_matmul_dtype,
+                BATCH_SIZE * SEQUENCE_LENGTH, args.steps, seconds)
+        )  # fmt: skip
+    return {
+        "versions": workers.worker_versions(),
+        "rows": rows,
+        "corpus": corpus,
+        "characters": len(text),
+        "vocabulary_size": vocabulary_size,
+    }
+
+
+def row(kind, method, loop, products, per_batch, steps, seconds):
+    import keras
+
+    backend = BACKEND_NAMES[keras.backend.backend()]
+    return dict(
+        kind=kind, method=method, backend=backend, loop=loop, products=products,
+        per_batch=per_batch, steps=steps, seconds=seconds,
+    )  # fmt: skip
+
+
 def load_text(characters):
+    import keras_chargen
+
     if CORPUS.exists():
         return CORPUS.read_text(encoding="utf-8")[:characters], "tiny-shakespeare"
     return keras_chargen.load_corpus("pydoc")[:characters], "pydoc (embedded)"
 
 
+def char_lm(vectorizer, units, embedding_dim, switches):
+    """`build_char_lstm`'s CharLM, rebuilt with `switches` and compiled the same."""
+    import keras_chargen
+
+    model = keras_chargen.build_char_lstm(
+        vectorizer=vectorizer, lstm_units=units, embedding_dim=embedding_dim,
+        num_layers=2, learning_rate=1e-3,
+    )  # fmt: skip
+    if not switches:
+        return model
+    variant = keras_chargen.CharLM.from_config({**model.get_config(), **switches})
+    variant.compile_from_config(model.get_compile_config())
+    return variant
+
+
 def tutorial_model(vocabulary_size, units, embedding_dim):
+    import keras
+
     model = keras.Sequential([
         keras.Input((SEQUENCE_LENGTH,), dtype="int32"),
         keras.layers.Embedding(vocabulary_size, embedding_dim),
@@ -80,110 +258,38 @@ def tutorial_model(vocabulary_size, units, embedding_dim):
     return model
 
 
-def tutorial_dataset(ids, vocabulary_size, batch_size):
+def tutorial_dataset(ids, vocabulary_size):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
     starts = np.arange(0, len(ids) - SEQUENCE_LENGTH, STEP)
     x = np.stack([ids[s : s + SEQUENCE_LENGTH] for s in starts])
     y = keras.utils.to_categorical(ids[starts + SEQUENCE_LENGTH], vocabulary_size)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0)
-    return dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(2)
+    return dataset.batch(BATCH_SIZE, drop_remainder=True).repeat().prefetch(2)
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Wall time of the batches after the warm-up ones."""
+def timed_fit(model, dataset, steps):
+    """Seconds `steps` batches of `model.fit` take after `WARMUP_STEPS` ones."""
+    import keras
 
-    def __init__(self, warmup):
-        super().__init__()
-        self.warmup = warmup
-        self.start = None
-        self.seconds = None
+    class StepTimer(keras.callbacks.Callback):
+        # Not async-safe, so Keras hands it materialised logs: every batch
+        # has finished computing when its end is timed (JAX included).
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 == WARMUP_STEPS:
+                self.start = time.perf_counter()
 
-    def on_train_batch_end(self, batch, logs=None):
-        if batch + 1 == self.warmup:
-            self.start = time.perf_counter()
+        def on_train_end(self, logs=None):
+            self.seconds = time.perf_counter() - self.start
 
-    def on_train_end(self, logs=None):
-        self.seconds = time.perf_counter() - self.start
-
-
-def supervised_chars_per_second(model, dataset, per_batch, warmup, steps):
-    timer = StepTimer(warmup)
+    timer = StepTimer()
     model.fit(
-        dataset, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0
-    )
-    return per_batch * steps / timer.seconds, timer.seconds
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=TIMED_STEPS)
-    parser.add_argument("--quick", action="store_true", help="tiny model and counts")
-    args = parser.parse_args()
-    units, embedding_dim, steps = UNITS, EMBEDDING_DIM, args.steps
-    if args.quick:
-        units, embedding_dim, steps = 32, 16, 2
-    keras.utils.set_random_seed(0)
-    text, name = load_text(CHARACTERS)
-    vectorizer = keras_chargen.CharVectorizer()
-    vectorizer.adapt(text)
-    vocabulary_size = vectorizer.vocabulary_size()
-    ids = vectorizer.encode(text)
-
-    model_a = tutorial_model(vocabulary_size, units, embedding_dim)
-    data_a = tutorial_dataset(ids, vocabulary_size, BATCH_SIZE)
-    rate_a, seconds_a = supervised_chars_per_second(
-        model_a, data_a, BATCH_SIZE, WARMUP_STEPS, steps
-    )
-
-    train_ds, _ = keras_chargen.make_datasets(
-        text, vectorizer, SEQUENCE_LENGTH, BATCH_SIZE, validation_split=0.1, seed=0
-    )
-    per_batch = BATCH_SIZE * SEQUENCE_LENGTH
-    rows = []
-    for label in ("b", "c", "d"):
-        # (d) builds the same CharLM, compiled the same way, with Keras' LSTM.
-        cells = {"lstm": keras.layers.LSTM} if label == "d" else {}
-        with mock.patch.dict(char_lm._CELLS, cells):
-            model = keras_chargen.build_char_lstm(
-                vectorizer=vectorizer, lstm_units=units, embedding_dim=embedding_dim,
-                num_layers=2, learning_rate=1e-3,
-            )  # fmt: skip
-        if label == "c":
-            for layer in model.layers:
-                if isinstance(layer, fused_lstm.LSTM):
-                    layer.training_matmul_dtype = "float32"
-        rate, seconds = supervised_chars_per_second(
-            model, train_ds.repeat(), per_batch, WARMUP_STEPS, steps
-        )
-        rows.append((label, rate, seconds))
-
-    products = "bfloat16" if fused_lstm._cpu_has_bfloat16_units() else "float32"
-    names = {
-        "b": f"keras_chargen: many-to-many windows, fused LSTM loop ({products} products)",
-        "c": "as (b), float32 products",
-        "d": "as (b), keras.layers.LSTM's own loop",
-    }
-    print(
-        "| method | supervised chars / batch | seconds per batch | supervised chars/s | ratio |"
-    )
-    print("|---|---:|---:|---:|---:|")
-    print(f"| (a) tutorial: many-to-one, step 3, recurrent_dropout=0.3 | {BATCH_SIZE} "
-          f"| {seconds_a / steps:.3f} | {rate_a:,.0f} | 1x |")  # fmt: skip
-    for label, rate, seconds in rows:
-        print(f"| ({label}) {names[label]} | {per_batch:,} "
-              f"| {seconds / steps:.3f} | {rate:,.0f} | {rate / rate_a:,.0f}x |")  # fmt: skip
-    rate_b, rate_d = rows[0][1], rows[2][1]
-    print(f"\nFused loop against Keras' own: (b)/(d) = {rate_b / rate_d:.2f}x")
-    print()
-    print(
-        f"Corpus: {name}, first {len(text):,} characters, {vocabulary_size} ids. "
-        f"Model: 2 x LSTM({units}), embedding {embedding_dim}, batch {BATCH_SIZE}, "
-        f"{steps} timed batches each after {WARMUP_STEPS} warm-up batches."
-    )
-    print(
-        f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, TensorFlow "
-        f"{tf.__version__}, Keras {keras.__version__}, "
-        f"{datetime.datetime.now().isoformat(timespec='seconds')}."
-    )
+        dataset, epochs=1, steps_per_epoch=WARMUP_STEPS + steps, callbacks=[timer],
+        verbose=0,
+    )  # fmt: skip
+    return timer.seconds
 
 
 if __name__ == "__main__":

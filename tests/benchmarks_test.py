@@ -1,8 +1,18 @@
+"""The benchmarks' --quick tables: rows, positive rates, ratios that match them.
+
+Each script runs its TensorFlow, JAX and torch workers as subprocesses and
+prints one Markdown table; these tests read that table as data. No timed
+assertions: the rates only have to be positive and the ratios consistent.
+"""
+
+import importlib.util
+import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -16,38 +26,129 @@ def run_quick(script, timeout):
         timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    return result.stdout
 
 
-def test_generation_benchmark_quick_prints_the_table():
-    result = run_quick("generation.py", timeout=120)
-    rows = re.findall(
-        r"^\| (\(\w\)) [^|]+ \| ([\d,]+) \| [\d.]+ \| ([\d,.]+) \| ([\d,]+)x \|$",
-        result.stdout,
-        re.MULTILINE,
-    )
-    assert [(label, chars) for label, chars, _, _ in rows] == [
-        ("(a)", "3"),
-        ("(b)", "50"),
-        ("(c)", "80"),
-        ("(d)", "80"),
+def table(stdout):
+    """The Markdown table's rows as dicts keyed by the header's column names."""
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [
+        dict(
+            zip(
+                header,
+                (cell.strip() for cell in line.strip("|").split("|")),
+                strict=True,
+            )
+        )
+        for line in lines[2:]
     ]
-    assert rows[0][3] == "1"
-    assert all(float(rate.replace(",", "")) > 0 for _, _, rate, _ in rows)
-    assert "TensorFlow" in result.stdout and "CPUs" in result.stdout
 
 
-def test_training_benchmark_quick_prints_the_ratio():
-    result = run_quick("training.py", timeout=180)
-    rows = re.findall(
-        r"^\| \((a|b)\) [^|]+ \| ([\d,]+) \| [\d.]+ \| ([\d,]+) \| ([\d,]+)x \|$",
-        result.stdout,
-        re.MULTILINE,
+def number(text):
+    return float(text.replace(",", "").rstrip("x"))
+
+
+def assert_ratio(printed, rate, reference):
+    # Rates and ratios are printed with three significant digits or more.
+    assert math.isclose(number(printed), rate / reference, rel_tol=0.02), (
+        printed,
+        rate,
+        reference,
     )
-    assert [(label, per_batch) for label, per_batch, _, _ in rows] == [
-        ("a", "64"),
-        ("b", "6,400"),
+
+
+@pytest.fixture(scope="module")
+def generation_stdout():
+    return run_quick("generation.py", timeout=180)
+
+
+@pytest.fixture(scope="module")
+def training_stdout():
+    return run_quick("training.py", timeout=180)
+
+
+def test_generation_quick_table_has_one_row_per_method_and_backend(generation_stdout):
+    rows = table(generation_stdout)
+    assert [r["row"] for r in rows] == [f"({c})" for c in "abcdefghijkl"]
+    assert [
+        (r["backend"], r["batch"], r["matmuls"], r["characters"]) for r in rows
+    ] == [
+        ("TensorFlow", "1", "float32", "3"),  # (a) predict loop
+        ("TensorFlow", "1", "float32", "50"),  # (b) OneStep
+        ("TensorFlow", "4", "float32", "80"),  # (c) OneStep
+        *[
+            (backend, batch, dtype, chars)
+            for backend in ("TensorFlow", "JAX", "torch")
+            for batch, dtype, chars in (
+                ("1", "float32", "50"),
+                ("4", "float32", "80"),
+                ("4", "bfloat16", "80"),
+            )
+        ],
     ]
-    rate_a, rate_b = (float(rate.replace(",", "")) for _, _, rate, _ in rows)
-    # The printed rates are rounded, so the printed ratio may differ by one.
-    assert abs(int(rows[1][3].replace(",", "")) - rate_b / rate_a) <= 1.5
+    assert "model.predict" in rows[0]["method"]
+    assert all("OneStep" in r["method"] for r in rows[1:3])
+    assert all("TextGenerator" in r["method"] for r in rows[3:])
+
+
+def test_generation_quick_ratios_match_the_rates(generation_stdout):
+    rows = table(generation_stdout)
+    rates = [number(r["chars/s"]) for r in rows]
+    assert all(rate > 0 for rate in rates)
+    for r, rate in zip(rows, rates, strict=True):
+        assert_ratio(r["chars/s"], number(r["characters"]), number(r["seconds"]))
+        assert_ratio(r["vs (a) predict"], rate, rates[0])
+        onestep = rates[1] if r["batch"] == "1" else rates[2]
+        assert_ratio(r["vs OneStep"], rate, onestep)
+
+
+def test_generation_quick_prints_targets_cpu_and_same_weights(generation_stdout):
+    assert "target >= 1000x" in generation_stdout
+    assert "target >= 8x" in generation_stdout
+    assert "target >= 2x" in generation_stdout
+    assert "AMX: " in generation_stdout and "AVX512-BF16: " in generation_stdout
+    assert "the same weights in every worker" in generation_stdout
+
+
+def test_training_quick_table_has_one_row_per_method_and_backend(training_stdout):
+    rows = table(training_stdout)
+    assert [
+        (r["row"], r["backend"], r["LSTM loop"], r["supervised chars / batch"])
+        for r in rows
+    ] == [
+        ("(a)", "TensorFlow", "Keras", "64"),
+        ("(b)", "TensorFlow", "fused", "6,400"),
+        ("(c)", "TensorFlow", "fused", "6,400"),
+        ("(d)", "TensorFlow", "Keras", "6,400"),
+        ("(e)", "JAX", "Keras", "6,400"),
+        ("(f)", "torch", "Keras", "6,400"),
+    ]
+    assert rows[2]["products"] == "float32"
+    assert all(r["products"] == "float32" for r in rows[3:])
+
+
+def test_training_quick_ratios_match_the_rates(training_stdout):
+    rows = table(training_stdout)
+    rates = [number(r["supervised chars/s"]) for r in rows]
+    assert all(rate > 0 for rate in rates)
+    for r, rate in zip(rows, rates, strict=True):
+        per_batch = number(r["supervised chars / batch"])
+        assert_ratio(r["supervised chars/s"], per_batch, number(r["seconds per batch"]))
+        assert_ratio(r["vs (a)"], rate, rates[0])
+        assert_ratio(r["vs (d)"], rate, rates[3])
+    assert "target >= 50x" in training_stdout
+
+
+def test_cpu_description_reads_model_name_and_bfloat16_flags(tmp_path):
+    spec = importlib.util.spec_from_file_location("workers", BENCHMARKS / "workers.py")
+    workers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(workers)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Example CPU 9000\n"
+        "flags\t\t: fpu avx512f avx512_bf16\n"
+    )
+    description = workers.cpu_description(cpuinfo)
+    assert description.startswith("Example CPU 9000, ")
+    assert description.endswith("AMX: no, AVX512-BF16: yes")

@@ -3,8 +3,8 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from keras_chargen.models.build_char_lstm import build_char_lstm
 from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.build_char_lstm import build_char_lstm
 
 VOCABULARY_SIZE = 11
 TINY = dict(vocabulary_size=VOCABULARY_SIZE, lstm_units=8, embedding_dim=4)

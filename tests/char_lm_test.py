@@ -6,10 +6,16 @@ import sys
 import keras
 import numpy as np
 import pytest
+from test_case import (
+    FILE_NAME,
+    assert_same_outputs,
+    run_saving_test,
+    run_serialization_test,
+)
 
+from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.models.build_char_lstm import build_char_lstm
 from keras_chargen.models.char_lm import CharLM
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 # Newline and non-ASCII characters: the vocabulary must survive a file intact.
@@ -80,14 +86,36 @@ def test_config_holds_every_argument(vectorizer):
     }
 
 
-def test_from_config_round_trip_gives_the_same_model(vectorizer):
+def test_serialization_round_trip_gives_the_same_model(vectorizer):
     model = CharLM(vectorizer, embedding_dim=4, units=8, num_layers=2, layer_norm=True)
-    restored = CharLM.from_config(model.get_config())
+    restored = run_serialization_test(model)
     assert restored.get_config() == model.get_config()
     assert restored.vectorizer.get_vocabulary() == vectorizer.get_vocabulary()
     restored.set_weights(model.get_weights())
     ids = random_ids(vectorizer, (2, 9))
-    np.testing.assert_allclose(restored(ids), model(ids), rtol=1e-6, atol=1e-6)
+    assert_same_outputs(model(ids), restored(ids))
+
+
+def test_serialization_round_trip_without_vectorizer():
+    model = CharLM(vocabulary_size=9, embedding_dim=4, units=8, cell="gru")
+    restored = run_serialization_test(model)
+    assert restored.vectorizer is None
+    assert restored.vocabulary_size == 9
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [dict(cell="lstm", num_layers=2), dict(cell="gru", layer_norm=True, dropout=0.0)],
+    ids=["lstm", "gru_layer_norm"],
+)
+def test_keras_file_round_trip_gives_the_same_logits(vectorizer, settings, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = CharLM(vectorizer, embedding_dim=4, units=8, **settings)
+    ids = random_ids(vectorizer, (2, 9))
+    ids[1, :3] = 0  # left padding, as generation batches prompts
+    loaded = run_saving_test(model, ids, tmp_path)
+    assert loaded.vectorizer.get_vocabulary() == vectorizer.get_vocabulary()
+    assert sorted(os.listdir(tmp_path)) == [FILE_NAME]
 
 
 def test_keras_file_loads_in_a_fresh_process_and_generates(vectorizer, tmp_path):
@@ -126,14 +154,11 @@ def test_keras_file_loads_in_a_fresh_process_and_generates(vectorizer, tmp_path)
 
 def test_model_without_vectorizer_saves_and_loads(tmp_path):
     model = CharLM(vocabulary_size=9, embedding_dim=4, units=8, num_layers=1)
-    path = tmp_path / "bare.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
     ids = np.array([[2, 3, 8, 4]], dtype="int32")
+    loaded = run_saving_test(model, ids, tmp_path)
     assert loaded.vectorizer is None
     assert loaded.vocabulary_size == 9
-    np.testing.assert_allclose(loaded(ids), model(ids), rtol=1e-6, atol=1e-6)
-    assert sorted(os.listdir(tmp_path)) == ["bare.keras"]
+    assert sorted(os.listdir(tmp_path)) == [FILE_NAME]
 
 
 def test_generate_continues_the_prompt(vectorizer):
@@ -184,8 +209,7 @@ def test_vocabulary_size_must_match_the_vectorizer():
 def test_the_resolved_training_dtype_is_saved(vectorizer, tmp_path):
     model = CharLM(vectorizer, embedding_dim=4, units=8, training_matmul_dtype="auto")
     assert model.training_matmul_dtype in ("bfloat16", "float32")
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    loaded = run_saving_test(model, random_ids(vectorizer, (1, 5)), tmp_path)
     assert loaded.get_config()["training_matmul_dtype"] == model.training_matmul_dtype
 
 

@@ -1,11 +1,11 @@
 import json
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_case import assert_same_outputs, run_saving_test, run_serialization_test
 
 import keras_chargen
 from keras_chargen.layers.char_vectorizer import CharVectorizer
@@ -328,29 +328,55 @@ def test_get_config_holds_vocabulary_as_json_list():
         assert char in restored["vocabulary"]
 
 
-def test_from_config_round_trip():
-    vectorizer = adapted(TRICKY, sequence_length=5, normalization="NFC")
-    config = json.loads(json.dumps(vectorizer.get_config()))
-    clone = CharVectorizer.from_config(config)
-    assert clone.get_vocabulary() == vectorizer.get_vocabulary()
-    assert clone.get_config() == vectorizer.get_config()
-    np.testing.assert_array_equal(clone([TRICKY]), vectorizer([TRICKY]))
+SAVED_SETTINGS = {
+    "adapted": dict(),
+    "padded_nfc": dict(sequence_length=5, normalization="NFC"),
+    "drop_padded": dict(sequence_length=7, on_unknown="drop"),
+    "raise": dict(on_unknown="raise"),
+}
 
 
-def test_serialize_keras_object_round_trip():
-    vectorizer = adapted(TRICKY)
-    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(vectorizer)))
-    clone = keras.saving.deserialize_keras_object(serialized)
-    assert isinstance(clone, CharVectorizer)
+@pytest.mark.parametrize("kwargs", SAVED_SETTINGS.values(), ids=SAVED_SETTINGS)
+def test_serialization_round_trip(kwargs):
+    vectorizer = adapted(TRICKY, **kwargs)
+    clone = run_serialization_test(vectorizer)
     assert clone.get_vocabulary() == vectorizer.get_vocabulary()
+    assert_same_outputs(vectorizer([TRICKY, "Hi"]), clone([TRICKY, "Hi"]))
+    np.testing.assert_array_equal(clone.encode(TRICKY), vectorizer.encode(TRICKY))
+
+
+def test_serialization_round_trip_keeps_the_given_order():
+    vectorizer = CharVectorizer(vocabulary=["z", "\n", "a"])
+    clone = run_serialization_test(vectorizer)
+    assert clone.get_vocabulary() == ["", "[UNK]", "z", "\n", "a"]
+    assert clone("a\nz").numpy().tolist() == [4, 3, 2]
+
+
+def test_serialization_round_trip_before_adapt():
+    clone = run_serialization_test(CharVectorizer(sequence_length=3))
+    assert clone.vocabulary is None
+    assert clone.sequence_length == 3
+
+
+@pytest.mark.parametrize("kwargs", SAVED_SETTINGS.values(), ids=SAVED_SETTINGS)
+def test_keras_file_round_trip(kwargs, tmp_path):
+    vectorizer = adapted(TRICKY, **kwargs)
+    loaded = run_saving_test(vectorizer, [TRICKY, "Hi\n", ""], tmp_path)
+    assert loaded.get_vocabulary() == vectorizer.get_vocabulary()
+    for char in ["\n", "\r", "\u2028", "\x00", "😀"]:
+        assert char in loaded.get_vocabulary()
+    np.testing.assert_array_equal(loaded.encode(TRICKY), vectorizer.encode(TRICKY))
+    assert loaded.decode(loaded.encode(TRICKY)) == vectorizer.decode(
+        vectorizer.encode(TRICKY)
+    )
 
 
 def test_keras_file_round_trip_through_char_lm(tmp_path):
     vectorizer = adapted(TRICKY)
     model = keras_chargen.CharLM(vectorizer, units=8, embedding_dim=4, num_layers=1)
-    path = tmp_path / "m.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True).vectorizer
+    loaded = run_saving_test(model, vectorizer.encode(TRICKY)[None], tmp_path)
+    loaded = loaded.vectorizer
+    assert isinstance(loaded, CharVectorizer)
     assert loaded.get_vocabulary() == vectorizer.get_vocabulary()
     for char in ["\n", "\r", "\u2028", "😀"]:
         assert char in loaded.get_vocabulary()

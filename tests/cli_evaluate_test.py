@@ -4,14 +4,16 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 
 import numpy as np
 import pytest
 
-from keras_chargen.models.char_lm import CharLM
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.commands.cli import main
+from keras_chargen.data.split import split_text
 from keras_chargen.evaluation.evaluate import evaluate
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.char_lm import CharLM
 from keras_chargen.models.saving import save_model
 
 TRAIN_TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 3
@@ -53,7 +55,7 @@ def files(tmp_path_factory):
 
 def test_json_report_has_stable_keys_and_the_library_values(files):
     folder, model = files
-    command = [sys.executable, "-m", "keras_chargen.commands.cli", "evaluate"]
+    command = [sys.executable, "-m", "keras_chargen_cli", "evaluate"]
     command += [str(folder / "run.keras"), "--text", str(folder / "text.txt")]
     command += ["--train-text", str(folder / "train.txt"), "--batch-size", "5"]
     command += ["--generations", "2", "--generation-length", "30", "--seed", "1"]
@@ -178,7 +180,10 @@ def test_inspect_prints_neighbours_and_writes_the_plot(files, capsys):
         line.split("|") for line in out.splitlines() if "|" in line and "(" not in line
     ]
     rows = {name.strip(): cells.split() for name, cells in rows if name.strip()}
-    from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
+    from keras_chargen.evaluation.nearest_characters import (
+        char_name,
+        nearest_characters,
+    )
 
     for char in "a \n":
         expected = nearest_characters(model, char, k=2)
@@ -203,3 +208,27 @@ def test_inspect_k_below_one_is_rejected(files, capsys):
         main(["inspect", str(folder / "run.keras"), "--k", "0"])
     assert exit_info.value.code == 2
     assert "--k: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_corpus_is_split_before_normalisation_as_in_train(tmp_path, capsys):
+    # Decomposed accents in the head: NFC shortens the text, so a split of
+    # the normalised text would cut elsewhere than `train` did.
+    corpus = "cafe\u0301 au lait, " * 20 + "the cat sat on the mat.\n" * 8
+    vectorizer = CharVectorizer(
+        vocabulary=sorted(set(unicodedata.normalize("NFC", corpus))),
+        normalization="NFC",
+    )
+    model = CharLM(vectorizer, embedding_dim=4, units=8, num_layers=1)
+    save_model(model, tmp_path / "run.keras")
+    (tmp_path / "corpus.txt").write_text(corpus, encoding="utf-8")
+    argv = ["evaluate", str(tmp_path / "run.keras"), "--corpus"]
+    argv += [str(tmp_path / "corpus.txt"), "--validation-split", "0.3", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    head, tail = split_text(corpus, 0.3)
+    expected = evaluate(model, tail, train_text=head, verbose=0)
+    assert report["characters"] == len(tail) == expected["characters"]
+    assert report["bits_per_char"] == pytest.approx(expected["bits_per_char"])
+    assert report["ngram_bits_per_char"] == pytest.approx(
+        expected["ngram_bits_per_char"]
+    )

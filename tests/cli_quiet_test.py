@@ -41,7 +41,7 @@ def _python(args, backend="tensorflow"):
 
 
 def _cli(args, backend="tensorflow"):
-    return _python(["-m", "keras_chargen.commands.cli", *args], backend)
+    return _python(["-m", "keras_chargen_cli", *args], backend)
 
 
 def _start_up_lines(stderr):
@@ -82,7 +82,7 @@ def test_verbose_shows_tensorflows_start_up_lines():
 
 HIDDEN_BLOCK = """
 import os, sys, warnings
-from keras_chargen.commands.cli import native_stderr_hidden
+from keras_chargen_cli import native_stderr_hidden
 print("BEGIN", file=sys.stderr, flush=True)
 with native_stderr_hidden():
     os.write(2, b"native line\\n")
@@ -106,8 +106,8 @@ def test_hidden_lines_are_shown_on_an_unexpected_error():
     result = _python(["-c", HIDDEN_BLOCK.format(last="raise RuntimeError('boom')")])
     assert result.returncode == 1
     after = result.stderr.split("BEGIN\n", 1)[1]
-    assert "native line\n" in after and "RuntimeError: boom" in after
-    assert "native again" not in after
+    assert "RuntimeError: boom" in after
+    assert "native line\n" in after.split("Traceback", 1)[0]
 
 
 def test_main_leaves_stderr_and_the_environment_as_they_were(tmp_path, capsys):

@@ -140,7 +140,7 @@ def test_chat_driven_through_real_stdin(trained_model_path, tmp_path):
         f"/save {saved}", "/bogus", "/quit",
     ])  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "keras_chargen.commands.cli", "chat", str(trained_model_path)],
+        [sys.executable, "-m", "keras_chargen_cli", "chat", str(trained_model_path)],
         input=script, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -159,7 +159,7 @@ def test_chat_driven_through_real_stdin(trained_model_path, tmp_path):
 
 def test_chat_exits_cleanly_on_eof(trained_model_path):
     result = subprocess.run(
-        [sys.executable, "-m", "keras_chargen.commands.cli", "chat", str(trained_model_path)],
+        [sys.executable, "-m", "keras_chargen_cli", "chat", str(trained_model_path)],
         input="", capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0
@@ -168,7 +168,7 @@ def test_chat_exits_cleanly_on_eof(trained_model_path):
 
 def test_chat_exits_cleanly_on_ctrl_c(trained_model_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "keras_chargen.commands.cli", "chat", str(trained_model_path)],
+        [sys.executable, "-m", "keras_chargen_cli", "chat", str(trained_model_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

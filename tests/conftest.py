@@ -59,6 +59,7 @@ ALL_BACKENDS = {
     "cli_evaluate_test.py",
     "cli_test.py",
     "evaluate_test.py",
+    "fused_lstm_test.py",
     "loops_test.py",
     "perplexity_metric_test.py",
     "sample_text_callback_test.py",

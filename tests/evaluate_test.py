@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_chargen.models.char_lm import CharLM
 from keras_chargen.evaluation.char_ngram_model import CharNGramModel
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.evaluation.evaluate import evaluate
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.char_lm import CharLM
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 TRAIN_TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 3

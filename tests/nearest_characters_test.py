@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from keras_chargen.models.char_lm import CharLM
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.evaluation.nearest_characters import char_name, nearest_characters
+from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.char_lm import CharLM
 
 VOCABULARY = list("abcde .,\n")
 

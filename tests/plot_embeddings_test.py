@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from keras_chargen.models.char_lm import CharLM
 from keras_chargen.layers.char_vectorizer import CharVectorizer
+from keras_chargen.models.char_lm import CharLM
 from keras_chargen.plots.embeddings import char_class, plot_embeddings
 
 # Letters, digits, punctuation, whitespace, a control character, an emoji

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from test_case import assert_same_config, assert_same_outputs
 
 import keras_chargen
 
@@ -16,8 +17,19 @@ def test_save_model_round_trip(tmp_path):
     path = keras_chargen.save_model(model, tmp_path / "m.keras")
     loaded = keras.saving.load_model(path)
     x = np.ones((2, 3), "float32")
-    np.testing.assert_allclose(loaded(x), model(x))
+    assert_same_outputs(model(x), loaded(x))
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+
+
+def test_saved_char_lm_loads_in_safe_mode_with_its_vectorizer(tmp_path):
+    vectorizer = keras_chargen.CharVectorizer(vocabulary="ab\n😀")
+    model = keras_chargen.CharLM(vectorizer, units=4, embedding_dim=3, num_layers=1)
+    path = keras_chargen.save_model(model, tmp_path / "m.keras")
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert_same_config(model, loaded)
+    ids = vectorizer.encode("ab\n😀b")[None]
+    assert_same_outputs(model(ids), loaded(ids))
+    assert loaded.vectorizer.get_vocabulary() == vectorizer.get_vocabulary()
 
 
 def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):

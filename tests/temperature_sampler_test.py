@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 from scipy import stats
+from test_case import assert_same_outputs, run_saving_test, run_serialization_test
 
 from keras_chargen.backend.compiled import compiled
 from keras_chargen.backend.loops import scan
@@ -226,21 +227,33 @@ def test_get_config():
     }
 
 
-def test_from_config_round_trip_gives_same_samples():
-    sampler = TemperatureSampler(temperature=0.5, top_k=3, top_p=0.9, seed=7)
-    restored = TemperatureSampler.from_config(sampler.get_config())
+SAVED = [
+    {"temperature": 0.5, "top_k": 3, "top_p": 0.9, "seed": 7},
+    {"temperature": 0.0, "top_k": 2, "seed": 1},
+    {"temperature": 0.0},
+    {"temperature": 1.5, "top_p": 0.8, "seed": 3},
+]
+
+
+@pytest.mark.parametrize("kwargs", SAVED)
+def test_serialization_round_trip_gives_same_samples(kwargs):
+    sampler = TemperatureSampler(**kwargs)
+    restored = run_serialization_test(sampler)
     assert restored.get_config() == sampler.get_config()
     logits = tiled(row_logits(), batch=100)
-    np.testing.assert_array_equal(np.asarray(sampler(logits)), restored(logits))
+    assert_same_outputs(sampler(logits), restored(logits))
 
 
-def test_serialize_round_trip_by_registered_name():
-    sampler = TemperatureSampler(temperature=0.0, top_k=2, seed=1)
-    serialized = keras.saving.serialize_keras_object(sampler)
-    assert serialized["registered_name"] == "keras_chargen>TemperatureSampler"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert isinstance(restored, TemperatureSampler)
-    assert restored.get_config() == sampler.get_config()
+@pytest.mark.parametrize("kwargs", SAVED)
+def test_keras_file_round_trip_gives_same_samples(kwargs, tmp_path):
+    logits = tiled(row_logits(2), batch=100)
+    loaded = run_saving_test(TemperatureSampler(**kwargs), logits, tmp_path)
+    assert loaded.get_config() == TemperatureSampler(**kwargs).get_config()
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loaded.probabilities(logits)),
+        ops.convert_to_numpy(TemperatureSampler(**kwargs).probabilities(logits)),
+        atol=1e-7,
+    )
 
 
 @pytest.mark.parametrize(

@@ -319,7 +319,7 @@ def test_cli_train_bad_input_is_one_line_exit_2(
 
 def _train_command(corpus, output, *extra):
     return [
-        sys.executable, "-m", "keras_chargen.commands.cli", "train", "--corpus", str(corpus),
+        sys.executable, "-m", "keras_chargen_cli", "train", "--corpus", str(corpus),
         "--output", str(output), "--epochs", "5", "--units", "16",
         "--embedding-dim", "8", "--layers", "1", "--sequence-length", "32",
         "--batch-size", "8", "--quiet", *extra,

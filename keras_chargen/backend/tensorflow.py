@@ -1,7 +1,7 @@
 """TensorFlow-specific code: the fused LSTM training loop.
 
 `CharLM(use_fused_lstm="auto")` trains its LSTM layers with `fused_lstm`
-on the TensorFlow backend without a GPU. Without a GPU, Keras runs an LSTM
+on the TensorFlow backend without a GPU (`backend/fused.py` decides). Without a GPU, Keras runs an LSTM
 one time step at a time, and per step multiplies both the input and the
 previous output by their kernels, then lets automatic differentiation mirror
 that loop. `fused_lstm` instead:
@@ -20,18 +20,6 @@ that loop. `fused_lstm` instead:
 
 import functools
 from pathlib import Path
-
-import keras
-
-
-def fused_lstm_available():
-    """Whether `fused_lstm` can run: the TensorFlow backend, no GPU."""
-    return keras.backend.backend() == "tensorflow" and not _gpu_available()
-
-
-def default_training_matmul_dtype():
-    """`"bfloat16"` on CPUs with bfloat16 matrix units (Linux), else `"float32"`."""
-    return "bfloat16" if cpu_has_bfloat16_units() else "float32"
 
 
 def fused_lstm(
@@ -172,7 +160,8 @@ def cpu_has_bfloat16_units(cpuinfo_path="/proc/cpuinfo"):
 
 
 @functools.cache
-def _gpu_available():
+def gpu_available():
+    """Whether TensorFlow sees a GPU."""
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU"))

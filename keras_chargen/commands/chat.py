@@ -38,7 +38,13 @@ def run(args):
     model = load_char_model(args.model)
     session = _Session(TextGenerator(model, dtype=args.dtype), args)
     print(f"Loaded {args.model} ({model.vocabulary_size} ids). /help for commands.")
-    session.loop()
+    try:
+        session.loop()
+    except KeyboardInterrupt:
+        # Ctrl-C at the prompt leaves, like Ctrl-D. A signal that comes just
+        # before `input()` blocks is only raised after it returns, outside
+        # the loop's own handler.
+        print()
 
 
 class _Session:

@@ -1,13 +1,13 @@
 """The `keras-chargen` command: train, generate, chat, evaluate, inspect."""
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 
 from keras_chargen.commands import chat, evaluate, generate, inspect, train
 from keras_chargen.commands.common import CliError
+
+# `main` hides native start-up lines, then calls `run`: see keras_chargen_cli.
+from keras_chargen_cli import main  # noqa: F401
 
 COMMANDS = (train, generate, chat, evaluate, inspect)
 
@@ -37,15 +37,8 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    """Runs the command line; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    quiet = contextlib.nullcontext() if _wants_verbose(argv) else native_stderr_hidden()
-    with quiet:
-        return _run(argv)
-
-
-def _run(argv):
+def run(argv):
+    """Parses `argv` and runs the command; returns the exit status."""
     # Building the parser imports Keras and its backend: the option defaults
     # are read from the library.
     args = build_parser().parse_args(argv)
@@ -57,92 +50,6 @@ def _run(argv):
     except KeyboardInterrupt:
         print(f"\nkeras-chargen {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-def _wants_verbose(argv):
-    """Whether `--verbose` (or an abbreviation) comes before the command."""
-    for token in argv:
-        if not token.startswith("-"):
-            return False  # the command: what follows are its own options
-        if len(token) > 2 and "--verbose".startswith(token):
-            return True
-    return False
-
-
-@contextlib.contextmanager
-def native_stderr_hidden():
-    """Hides what native code writes to stderr; Python's `sys.stderr` still shows.
-
-    TensorFlow's C++ start-up lines ("All log messages before
-    absl::InitializeLog() ...", oneDNN, CUDA drivers, CPU features) are
-    written to file descriptor 2 during `import tensorflow` and the first
-    operations, and `TF_CPP_MIN_LOG_LEVEL` does not stop all of them. So
-    descriptor 2 points at a temporary file while the block runs, and
-    `sys.stderr` (warnings, tracebacks, our error messages) writes to the
-    real stderr. Both are restored afterwards. If the block raises an
-    unexpected exception, the hidden lines are shown before it, since they
-    may explain it.
-    """
-    sys.stderr.flush()
-    python_stderr, stand_in = sys.stderr, None
-    real_fd = os.dup(2)
-    with tempfile.TemporaryFile() as hidden:
-        try:
-            if _writes_to_fd(python_stderr, 2):
-                stand_in = sys.stderr = _RealStderr(python_stderr, real_fd)
-            os.dup2(hidden.fileno(), 2)
-            yield
-        except Exception:
-            sys.stderr.flush()
-            hidden.seek(0)
-            with open(real_fd, "wb", closefd=False) as real:
-                real.write(hidden.read())
-            raise
-        finally:
-            if stand_in is not None:
-                stand_in.release()
-            sys.stderr = python_stderr
-            os.dup2(real_fd, 2)
-            os.close(real_fd)
-
-
-def _writes_to_fd(stream, fd):
-    try:
-        return stream.fileno() == fd
-    except (AttributeError, OSError, ValueError):  # e.g. pytest's capture
-        return False
-
-
-class _RealStderr:
-    """`sys.stderr` while descriptor 2 is hidden.
-
-    Writes to a copy of the real descriptor 2. A logging handler created
-    meanwhile may keep this object: after `release()` it forwards to the
-    `sys.stderr` it stood in for.
-    """
-
-    def __init__(self, original, fd):
-        self._original = original
-        self._file = open(  # closed by release()
-            fd,
-            "w",
-            encoding=original.encoding,
-            errors=original.errors,
-            buffering=1,  # lines
-            closefd=False,
-        )
-
-    def release(self):
-        self._file.close()  # closefd=False: the descriptor stays open
-        self._file = self._original
-
-    def write(self, text):
-        return self._file.write(text)
-
-    def __getattr__(self, name):  # flush, fileno, isatty, encoding, ...
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._file, name)
 
 
 if __name__ == "__main__":

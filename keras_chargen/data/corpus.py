@@ -107,13 +107,15 @@ def load_corpus(
     ```
     """
     _check_options(normalize_whitespace, encoding, retries)
-    fetch = dict(cache_dir=cache_dir, timeout=timeout, retries=retries, verbose=verbose)
+    options = dict(
+        cache_dir=cache_dir, timeout=timeout, retries=retries, verbose=verbose
+    )
     if isinstance(source, str) and source == "pydoc":
         text = _pydoc_text()
     elif isinstance(source, str) and source in _NAMED_CORPORA:
-        text = _load_named(source, fetch)
+        text = _load_named(source, options)
     elif isinstance(source, str) and re.match(r"https?://", source, re.I):
-        text = _load_url(source, encoding, fetch)
+        text = _load_url(source, encoding, options)
     else:
         text = _decode(_read_file(source), encoding, os.fspath(source))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -179,10 +181,10 @@ def _pydoc_text():
     return "\n\n".join(topics[name].strip() for name in sorted(topics))
 
 
-def _load_named(name, fetch):
+def _load_named(name, options):
     entry = _NAMED_CORPORA[name]
     try:
-        data = downloader.fetch(entry.url, entry.sha256, **fetch)
+        data = downloader.fetch(entry.url, entry.sha256, **options)
     except CorpusError as error:
         warnings.warn(
             f"Could not load the {name!r} corpus from {entry.url}: {error}. "
@@ -194,8 +196,8 @@ def _load_named(name, fetch):
     return _decode(data, "utf-8", entry.url)
 
 
-def _load_url(url, encoding, fetch):
-    return _decode(downloader.fetch(url, **fetch), encoding, url)
+def _load_url(url, encoding, options):
+    return _decode(downloader.fetch(url, **options), encoding, url)
 
 
 def _read_file(source):

@@ -7,18 +7,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-PADDING_ID = 0
-OOV_ID = 1
-OOV_TOKEN = "[UNK]"
-# Unknown ids decode to U+FFFD so the decoded text keeps one character per id.
-OOV_CHARACTER = "\ufffd"
+from keras_chargen.layers.char_table import OOV_CHARACTER, CharTable
+from keras_chargen.layers.reserved_ids import (
+    NUM_RESERVED_IDS,
+    OOV_ID,
+    OOV_TOKEN,
+    PADDING_ID,
+    PADDING_TOKEN,
+)
+
+# The reserved ids and tokens are defined in `reserved_ids`; they stay
+# importable from here for the code that reads them beside the layer.
+__all__ = ["CharVectorizer", "OOV_CHARACTER", "OOV_ID", "OOV_TOKEN", "PADDING_ID"]
 _POLICIES = ("oov", "drop", "raise")
 _NORMALIZATIONS = (None, "NFC", "NFD", "NFKC", "NFKD")
-
-
-def _codepoints(text):
-    """Unicode code points of `text` as a uint32 array, without a Python loop."""
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 @keras.saving.register_keras_serializable(package="keras_chargen")
@@ -125,16 +127,7 @@ class CharVectorizer(keras.layers.Layer):
                 f"Received duplicates: {dupes[:5]!r}"
             )
         self.vocabulary = vocabulary
-        codes = np.array([ord(c) for c in vocabulary], dtype=np.uint32)
-        order = np.argsort(codes)
-        self._sorted_codes = codes[order]
-        self._sorted_ids = (order + 2).astype(np.int32)
-        # id -> code point; ids 0 and 1 are handled separately in decode.
-        self._id_to_code = np.concatenate(
-            [np.array([0, ord(OOV_CHARACTER)], np.uint32), codes]
-        )
-        self._tf_codes = tf.constant(self._sorted_codes.astype(np.int32))
-        self._tf_ids = tf.constant(self._sorted_ids)
+        self._table = CharTable(vocabulary)
 
     def adapt(self, data):
         """Learns the vocabulary: every distinct character, by code point.
@@ -183,12 +176,12 @@ class CharVectorizer(keras.layers.Layer):
     def get_vocabulary(self):
         """The id -> token list: `["", "[UNK]", *characters]`."""
         self._check_adapted()
-        return ["", OOV_TOKEN, *self.vocabulary]
+        return [PADDING_TOKEN, OOV_TOKEN, *self.vocabulary]
 
     def vocabulary_size(self):
         """Number of ids, the two reserved ones included."""
         self._check_adapted()
-        return len(self.vocabulary) + 2
+        return len(self.vocabulary) + NUM_RESERVED_IDS
 
     def _check_adapted(self):
         if self.vocabulary is None:
@@ -202,45 +195,23 @@ class CharVectorizer(keras.layers.Layer):
             return text
         return unicodedata.normalize(self.normalization, text)
 
-    # ------------------------------------------------------- NumPy fast path
+    # ------------------------------------------------------- encode / decode
     def encode(self, text):
         """Encodes one string to a 1-D int32 NumPy array (no padding)."""
         self._check_adapted()
         if not isinstance(text, str):
             raise TypeError(f"`encode()` expects a str. Received: {_describe(text)}")
-        codes = _codepoints(self._normalize(text))
-        pos = np.searchsorted(self._sorted_codes, codes)
-        pos = np.minimum(pos, len(self._sorted_codes) - 1)
-        known = self._sorted_codes[pos] == codes
-        if known.all():
-            return self._sorted_ids[pos]
-        if self.on_unknown == "raise":
-            _raise_unknown(codes[~known])
-        if self.on_unknown == "drop":
-            return self._sorted_ids[pos[known]]
-        return np.where(known, self._sorted_ids[pos], OOV_ID).astype(np.int32)
+        return self._table.encode(self._normalize(text), self.on_unknown)
 
     def decode(self, ids):
         """Decodes ids to a string. Padding (0) is skipped; 1 becomes U+FFFD.
 
         Raises:
             ValueError: if an id is outside `[0, vocabulary_size())`.
+            TypeError: if the ids are not integers.
         """
         self._check_adapted()
-        ids = np.asarray(ids)
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(
-                f"`decode()` expects integer ids. Received dtype {ids.dtype}"
-            )
-        ids = ids.reshape(-1).astype(np.int64)
-        bad = ids[(ids < 0) | (ids >= self.vocabulary_size())]
-        if bad.size:
-            raise ValueError(
-                f"Ids must be in [0, {self.vocabulary_size()}) for this "
-                f"vocabulary. Received out-of-range ids: {bad[:10].tolist()}"
-            )
-        ids = ids[ids != PADDING_ID]
-        return self._id_to_code[ids].tobytes().decode("utf-32-le")
+        return self._table.decode(ids)
 
     def detokenize(self, ids):
         """Decodes one sequence to a `str`, or a batch to a list of `str`."""
@@ -265,43 +236,7 @@ class CharVectorizer(keras.layers.Layer):
             # numpy_function forgets the shape; unicode_decode needs the rank.
             normalized.set_shape(inputs.shape)
             inputs = normalized
-        scalar = inputs.shape.rank == 0
-        codes = tf.strings.unicode_decode(
-            tf.reshape(inputs, [-1]) if scalar else inputs, "UTF-8"
-        )
-        flat = codes.flat_values
-        pos = tf.searchsorted(self._tf_codes, flat)
-        pos = tf.minimum(pos, tf.size(self._tf_codes) - 1)
-        known = tf.equal(tf.gather(self._tf_codes, pos), flat)
-        ids = tf.where(known, tf.gather(self._tf_ids, pos), OOV_ID)
-        ids = codes.with_flat_values(ids)
-        if self.on_unknown == "drop":
-            ids = tf.ragged.boolean_mask(ids, codes.with_flat_values(known))
-        elif self.on_unknown == "raise" and tf.executing_eagerly():
-            if not bool(tf.reduce_all(known)):
-                _raise_unknown(tf.boolean_mask(flat, ~known).numpy())
-        elif self.on_unknown == "raise":
-            check = tf.debugging.Assert(
-                tf.reduce_all(known),
-                [
-                    "CharVectorizer(on_unknown='raise'): text holds characters "
-                    "outside the vocabulary."
-                ],
-            )
-            with tf.control_dependencies([check]):
-                ids = tf.identity(ids)
-        if self.sequence_length is not None:
-            ids = self._pad_left(ids)
-        elif scalar:
-            ids = ids.values
-        return ids[0] if scalar and self.sequence_length is not None else ids
-
-    def _pad_left(self, ids):
-        length = self.sequence_length
-        # Reverse, truncate/pad on the right, reverse back: keeps the last
-        # characters and puts padding on the left.
-        dense = ids[:, ::-1].to_tensor(default_value=PADDING_ID, shape=[None, length])
-        return dense[:, ::-1]
+        return self._table.encode_strings(inputs, self.on_unknown, self.sequence_length)
 
     def _normalize_array(self, array):
         # A scalar string arrives as `bytes`, not an array. Object arrays keep
@@ -345,15 +280,6 @@ class CharVectorizer(keras.layers.Layer):
             }
         )
         return config
-
-
-def _raise_unknown(codes):
-    unknown = sorted({chr(c) for c in codes})
-    raise ValueError(
-        f"Text holds {len(unknown)} character(s) outside the "
-        f"vocabulary: {unknown[:10]!r}. Received on_unknown='raise'; "
-        "use on_unknown='oov' or 'drop' to accept them."
-    )
 
 
 def _describe(value):

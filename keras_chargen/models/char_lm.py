@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_chargen.backend import tensorflow as tf_backend
+from keras_chargen.backend import fused
 from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.models.recurrent_stack import RecurrentStack
 
@@ -42,18 +42,20 @@ class CharLM(keras.Model):
             Defaults to `False`.
         use_fused_lstm: `"auto"`, `True` or `False`: train the LSTM layers
             with keras_chargen's fused CPU loop
-            (`keras_chargen/backend/tensorflow.py`: input projections and
-            kernel gradients batched outside the loop, a hand-written
-            gradient) instead of Keras' own loop. `"auto"` uses it on the
-            TensorFlow backend without a GPU; `True` raises elsewhere.
+            (`keras_chargen/backend/tensorflow.py` and `jax.py`: input
+            projections and kernel gradients batched outside the loop, a
+            hand-written gradient) instead of Keras' own loop. `"auto"` uses
+            it on the TensorFlow and JAX backends without a GPU; `True`
+            raises elsewhere.
             Same weights and results either way (up to rounding). Defaults
             to `"auto"`.
         training_matmul_dtype: `"auto"`, `"bfloat16"` or `"float32"`: the
             dtype of the fused loop's matrix products during training
             (inference always uses float32; Keras' own loop always uses
             float32). `"auto"` is resolved when the model is built: to
-            bfloat16 when the fused loop runs on a CPU with bfloat16 matrix
-            units (AMX or AVX512-BF16), else float32. The resolved value is
+            bfloat16 when the TensorFlow fused loop runs on a CPU with
+            bfloat16 matrix units (AMX or AVX512-BF16), else float32 (JAX's
+            CPU bfloat16 products measured slower). The resolved value is
             what `get_config()` saves and `keras_chargen.train` reports, so
             a loaded model keeps the numerics it was trained with. Defaults
             to `"auto"`.
@@ -118,12 +120,11 @@ class CharLM(keras.Model):
                 "`use_fused_lstm` must be 'auto', True or False. "
                 f"Received: use_fused_lstm={use_fused_lstm!r}"
             )
-        if use_fused_lstm is True and (
-            cell != "lstm" or keras.backend.backend() != "tensorflow"
-        ):
+        fused_lstm = fused.fused_lstm_function() if cell == "lstm" else None
+        if use_fused_lstm is True and fused_lstm is None:
             raise ValueError(
-                "`use_fused_lstm=True` needs cell='lstm' and the TensorFlow "
-                f"backend. Received: cell={cell!r}, backend "
+                "`use_fused_lstm=True` needs cell='lstm' and the TensorFlow or "
+                f"JAX backend on a CPU. Received: cell={cell!r}, backend "
                 f"{keras.backend.backend()!r}; use 'auto' or False."
             )
         if training_matmul_dtype not in _MATMUL_DTYPES:
@@ -164,14 +165,11 @@ class CharLM(keras.Model):
         self.cell = cell
         self.layer_norm = layer_norm
         self.use_fused_lstm = use_fused_lstm
-        self.fused_lstm_active = use_fused_lstm is True or (
-            use_fused_lstm == "auto"
-            and cell == "lstm"
-            and tf_backend.fused_lstm_available()
-        )
+        self.fused_lstm_active = use_fused_lstm is not False and fused_lstm is not None
+        self._fused_lstm_function = fused_lstm
         if training_matmul_dtype == "auto":
             training_matmul_dtype = (
-                tf_backend.default_training_matmul_dtype()
+                fused.default_training_matmul_dtype()
                 if self.fused_lstm_active
                 else "float32"
             )
@@ -243,7 +241,7 @@ class CharLM(keras.Model):
 
     def _fused_lstm(self, *args, training):
         dtype = self.training_matmul_dtype if training else "float32"
-        return tf_backend.fused_lstm(*args, matmul_dtype=dtype)
+        return self._fused_lstm_function(*args, matmul_dtype=dtype)
 
     def generate(self, prompts, length=100, sampler=None, stop=None):
         """Continues prompt(s); see `keras_chargen.TextGenerator.generate`."""

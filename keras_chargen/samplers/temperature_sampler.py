@@ -6,9 +6,9 @@ import numbers
 import keras
 from keras import ops
 
-# Ids 0 (padding) and 1 (out-of-vocabulary) are reserved by the vectorizer and
-# must never be generated.
-_NUM_RESERVED_IDS = 2
+# Ids below NUM_RESERVED_IDS (padding, out-of-vocabulary) are never generated.
+from keras_chargen.layers.reserved_ids import NUM_RESERVED_IDS
+
 # Filtered ids get the most negative finite float32 instead of -inf, so that
 # no `inf - inf` can turn into NaN further down.
 _FILTERED = -3.4028234663852886e38
@@ -129,7 +129,7 @@ class TemperatureSampler:
 
     def _remove_reserved(self, values):
         ids = ops.arange(ops.shape(values)[-1], dtype="int32")
-        return ops.where(ids[None, :] < _NUM_RESERVED_IDS, _FILTERED, values)
+        return ops.where(ids[None, :] < NUM_RESERVED_IDS, _FILTERED, values)
 
     def _greedy(self, logits):
         return ops.cast(ops.argmax(self._remove_reserved(logits), axis=-1), "int32")

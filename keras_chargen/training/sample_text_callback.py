@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 from keras_chargen.generation.text_generator import TextGenerator
+from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 
 class SampleTextCallback(keras.callbacks.Callback):
