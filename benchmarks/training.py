@@ -8,24 +8,26 @@ LSTM(512) -> LSTM(512) -> Dense), same batch size, same optimizer:
     character per window (one-hot target, softmax output, categorical
     cross-entropy), and `recurrent_dropout=0.3`, which forces the slow
     unfused LSTM cell. The 1x anchor.
-(b) this library on TensorFlow: `make_datasets` windows where every position
-    predicts the next character (100 supervised characters per window) and
-    `build_char_lstm`'s `CharLM` (input dropout only), whose LSTM layers
-    train with the fused CPU loop (`use_fused_lstm="auto"`), with bfloat16
-    matrix products on CPUs that have bfloat16 units
-    (`training_matmul_dtype="auto"`; float32 elsewhere).
-(c) as (b) with `training_matmul_dtype="float32"`.
-(d) as (b) with `use_fused_lstm=False`: `keras.layers.LSTM`'s own loop,
-    what the fused loop gains.
-(e, f) the same `CharLM` on JAX and on torch, where it always trains with
-    Keras' own LSTM loop (`fit` as a user gets it: XLA on JAX, eager on
-    torch).
 
-All CharLM rows are built by `build_char_lstm` and compiled the same way
-(the variants are `CharLM.from_config` of its config with the switch
-changed, compiled from its compile config). The `LSTM loop` and `products`
-columns are read from each built model (`fused_lstm_active`,
-`training_matmul_dtype`), so they say what ran.
+Then per backend (TensorFlow, JAX, torch), this library: `make_datasets`
+windows where every position predicts the next character (100 supervised
+characters per window) and `build_char_lstm`'s `CharLM` (input dropout
+only):
+
+- its defaults (`use_fused_lstm="auto"`, `training_matmul_dtype="auto"`):
+  the fused CPU training loop where the backend has one (TensorFlow, JAX;
+  bfloat16 products on TensorFlow on CPUs with bfloat16 units), Keras' own
+  LSTM loop elsewhere (torch);
+- where the fused loop ran: the same with the other `training_matmul_dtype`
+  (float32 / bfloat16 products), and with `use_fused_lstm=False`, Keras'
+  own loop: what the fused loop gains.
+
+`fit` runs as a user gets it (XLA on JAX, eager on torch). All CharLM rows
+are built by `build_char_lstm` and compiled the same way (a variant is
+`CharLM.from_config` of its config with the switch changed, compiled from
+its compile config). The `LSTM loop` and `products` columns are read from
+each built model (`fused_lstm_active`, `training_matmul_dtype`), so they
+say what ran.
 
 The figure that matters is supervised characters per second: how many
 next-character predictions the optimizer learns from per second of work.
@@ -35,11 +37,12 @@ the parent prints one table.
 
 Run from the repository root:
 
-    python benchmarks/training.py           # ~4 minutes on a 2-core CPU
+    python benchmarks/training.py           # ~6 min on a quiet 2-core CPU, ~10 loaded
     python benchmarks/training.py --quick   # tiny sizes, a smoke test (< 2 min)
 
-It prints a Markdown table with the ratios to (a) (issue 3's target: (b)/(a)
->= 50x) and to (d), TensorFlow's Keras loop. Earlier figures for plain Keras
+It prints a Markdown table with the ratios to (a) (issue 3's target: the
+TensorFlow default row >= 50x (a)) and to TensorFlow's Keras loop, then per
+backend the fused loop against Keras' own. Earlier figures for plain Keras
 LSTM 2x512 training by backend (AMD EPYC, another CPU: compare ratios):
 TensorFlow 3,119, JAX 4,533, torch 1,005 supervised chars/s.
 """
@@ -65,7 +68,7 @@ CORPUS = (
 )
 CHARACTERS = 150_000  # the first 150k characters
 WORKER_TIMEOUT = 1800  # seconds per backend worker
-TARGET_VS_TUTORIAL = 50  # issue 3: (b)/(a)
+TARGET_VS_TUTORIAL = 50  # issue 3: TensorFlow's default row / (a)
 # ----
 
 
@@ -96,22 +99,8 @@ def main():
     ]
     rows = [row for report in reports for row in report["rows"]]
     print_table(rows)
-    by_kind = {r["kind"]: r for r in rows}
-    fused, keras_loop = by_kind["fused"], by_kind["keras_tensorflow"]
     print()
-    print(f"- (b)/(a), issue 3: {verdict(fused['vs_tutorial'], TARGET_VS_TUTORIAL)}.")
-    print(
-        f"- Fused loop against Keras' own on TensorFlow: (b)/(d) = "
-        f"{format_ratio(fused['rate'] / keras_loop['rate'])}, (c)/(d) = "
-        f"{format_ratio(by_kind['fused_float32']['rate'] / keras_loop['rate'])}."
-    )
-    for kind in ("keras_jax", "keras_torch"):
-        other = by_kind[kind]
-        print(
-            f"- {other['label']} {other['backend']} (Keras' loop): "
-            f"{format_ratio(other['vs_keras_tensorflow'])} TensorFlow's Keras loop, "
-            f"{format_ratio(other['rate'] / fused['rate'])} the fused loop (b)."
-        )
+    print_summary(rows)
     print()
     report = reports[0]
     print(
@@ -136,27 +125,66 @@ def label_rows(rows):
     for index, row in enumerate(rows):
         row["label"] = f"({chr(ord('a') + index)})"
         row["rate"] = row["per_batch"] * row["steps"] / row["seconds"]
-    anchors = {r["kind"]: r["rate"] for r in rows}
+    tutorial = rows[0]["rate"]
+    keras_loop = keras_loop_row(rows, "TensorFlow")["rate"]
     for row in rows:
-        row["vs_tutorial"] = row["rate"] / anchors["tutorial"]
-        row["vs_keras_tensorflow"] = row["rate"] / anchors["keras_tensorflow"]
+        row["vs_tutorial"] = row["rate"] / tutorial
+        row["vs_keras_tensorflow"] = row["rate"] / keras_loop
     return rows
+
+
+def keras_loop_row(rows, backend):
+    """The backend's CharLM row that trained with Keras' own LSTM loop."""
+    return next(
+        r
+        for r in rows
+        if r["kind"] != "tutorial" and r["backend"] == backend and r["loop"] == "Keras"
+    )
 
 
 def print_table(rows):
     label_rows(rows)
     print(
         "| row | method | backend | LSTM loop | products | supervised chars / batch "
-        "| seconds per batch | supervised chars/s | vs (a) | vs (d) |"
+        "| seconds per batch | supervised chars/s | vs (a) | vs TensorFlow Keras loop |"
     )
     print("|---|---|---|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row['label']} | {row['method']} | {row['backend']} | {row['loop']} "
             f"| {row['products']} | {row['per_batch']:,} "
-            f"| {format_number(row['seconds'] / row['steps'])} | {format_number(row['rate'])} "
-            f"| {format_ratio(row['vs_tutorial'])} "
+            f"| {format_number(row['seconds'] / row['steps'])} "
+            f"| {format_number(row['rate'])} | {format_ratio(row['vs_tutorial'])} "
             f"| {format_ratio(row['vs_keras_tensorflow'])} |"
+        )
+
+
+def print_summary(rows):
+    defaults = {r["backend"]: r for r in rows if r["kind"] == "default"}
+    tensorflow = defaults["TensorFlow"]
+    print(
+        f"- Issue 3, {tensorflow['label']} TensorFlow's defaults / (a): "
+        f"{verdict(tensorflow['vs_tutorial'], TARGET_VS_TUTORIAL)}."
+    )
+    for backend, default in defaults.items():
+        keras_loop = keras_loop_row(rows, backend)
+        fused = [r for r in rows if r["backend"] == backend and r["loop"] == "fused"]
+        gains = ", ".join(
+            f"{r['label']} {r['products']} products "
+            f"{format_ratio(r['rate'] / keras_loop['rate'])}"
+            for r in fused
+        )
+        if fused:
+            print(
+                f"- {backend}, fused loop against Keras' own "
+                f"{keras_loop['label']}: {gains}."
+            )
+        if default is tensorflow:
+            continue
+        print(
+            f"- {backend} defaults {default['label']}: "
+            f"{format_ratio(default['rate'] / tensorflow['rate'])} TensorFlow's "
+            f"defaults {tensorflow['label']}."
         )
 
 
@@ -182,20 +210,22 @@ def worker(args):
             row("tutorial", "tutorial: many-to-one, step 3, `recurrent_dropout=0.3`",
                 "Keras", "float32", BATCH_SIZE, args.steps, seconds)
         )  # fmt: skip
-        variants = [
-            ("fused", "`CharLM`, many-to-many windows", {}),
-            ("fused_float32", "as (b), `training_matmul_dtype=\"float32\"`",
-             {"training_matmul_dtype": "float32"}),
-            ("keras_tensorflow", "as (b), `use_fused_lstm=False`",
-             {"use_fused_lstm": False, "training_matmul_dtype": "auto"}),
-        ]  # fmt: skip
-    else:
-        variants = [(f"keras_{backend}", "`CharLM`, many-to-many windows", {})]
     train_ds, _ = keras_chargen.make_datasets(
         text, vectorizer, SEQUENCE_LENGTH, BATCH_SIZE, validation_split=0.1, seed=0
     )
-    for kind, method, switches in variants:
-        model = char_lm(vectorizer, args.units, args.embedding_dim, switches)
+    default = char_lm(vectorizer, args.units, args.embedding_dim)
+    variants = [("default", "`CharLM`, many-to-many windows, defaults", default)]
+    if default.fused_lstm_active:
+        other = {"bfloat16": "float32", "float32": "bfloat16"}[
+            default.training_matmul_dtype
+        ]
+        variants += [
+            ("products", f'as the defaults, `training_matmul_dtype="{other}"`',
+             variant(default, training_matmul_dtype=other)),
+            ("keras_loop", "as the defaults, `use_fused_lstm=False`",
+             variant(default, use_fused_lstm=False, training_matmul_dtype="auto")),
+        ]  # fmt: skip
+    for kind, method, model in variants:
         seconds = timed_fit(model, train_ds.repeat(), args.steps)
         loop = "fused" if model.fused_lstm_active else "Keras"
         rows.append(
@@ -229,19 +259,23 @@ def load_text(characters):
     return keras_chargen.load_corpus("pydoc")[:characters], "pydoc (embedded)"
 
 
-def char_lm(vectorizer, units, embedding_dim, switches):
-    """`build_char_lstm`'s CharLM, rebuilt with `switches` and compiled the same."""
+def char_lm(vectorizer, units, embedding_dim):
+    """`build_char_lstm`'s compiled CharLM of the benchmark's size."""
     import keras_chargen
 
-    model = keras_chargen.build_char_lstm(
+    return keras_chargen.build_char_lstm(
         vectorizer=vectorizer, lstm_units=units, embedding_dim=embedding_dim,
         num_layers=2, learning_rate=1e-3,
     )  # fmt: skip
-    if not switches:
-        return model
-    variant = keras_chargen.CharLM.from_config({**model.get_config(), **switches})
-    variant.compile_from_config(model.get_compile_config())
-    return variant
+
+
+def variant(model, **switches):
+    """`model` rebuilt with `switches` (fresh weights), compiled the same way."""
+    import keras_chargen
+
+    copy = keras_chargen.CharLM.from_config({**model.get_config(), **switches})
+    copy.compile_from_config(model.get_compile_config())
+    return copy
 
 
 def tutorial_model(vocabulary_size, units, embedding_dim):

@@ -3,6 +3,7 @@
 Everything public is imported here; docs and examples use only these names.
 """
 
+from keras_chargen import samplers
 from keras_chargen.data.corpus import (
     CorpusError,
     list_corpora,
@@ -51,6 +52,7 @@ __all__ = [
     "nearest_characters",
     "plot_embeddings",
     "plot_history",
+    "samplers",
     "save_model",
     "search",
     "split_text",

@@ -3,7 +3,6 @@
 import argparse
 import inspect
 import math
-import zipfile
 from pathlib import Path
 
 
@@ -84,26 +83,21 @@ def check_output_folder(path, option):
 
 
 def load_char_model(path):
-    """Loads a keras_chargen `.keras` file, or raises `CliError` saying why."""
-    import keras
+    """Loads a keras_chargen `.keras` file, or raises `CliError` saying why.
 
-    from keras_chargen.models.char_lm import CharLM
+    Through `keras_chargen.models.loading.load_model`: the file is checked
+    (archive entries, declared sizes against the weights stored) before
+    anything is built, then loaded with `safe_mode=True`.
+    """
+    from keras_chargen.models.loading import ModelFileError, load_model
 
-    path = Path(path)
-    if not path.is_file():
-        raise CliError(f"model file {str(path)!r} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise CliError(f"{str(path)!r} is not a .keras model file (not a zip archive)")
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # Keras raises many types for broken files
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        model = load_model(path)
+    except ModelFileError as error:
+        raise CliError(str(error)) from None
+    if model.vectorizer is None:
         raise CliError(
-            f"cannot load {str(path)!r}: {type(error).__name__}: {first_line[:200]}"
-        ) from None
-    if not isinstance(model, CharLM) or model.vectorizer is None:
-        raise CliError(
-            f"{str(path)!r} is a Keras model of type {type(model).__name__} but not a "
-            "keras_chargen model with a vocabulary (train one with `keras-chargen train`)"
+            f"{str(path)!r} is a keras_chargen model without a vocabulary: it "
+            "cannot read or write text (train one with `keras-chargen train`)"
         )
     return model

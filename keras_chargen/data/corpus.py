@@ -158,11 +158,14 @@ def _check_options(normalize_whitespace, encoding, retries):
             f"Received: normalize_whitespace={normalize_whitespace!r}"
         )
     try:
-        codecs.lookup(encoding)
+        # Not `codecs.lookup`: it also knows bytes-to-bytes codecs such as
+        # "base64" and "zlib", which `bytes.decode` refuses. (`b"".decode`
+        # returns "" before it looks the codec up.)
+        "".encode(encoding)
     except (LookupError, TypeError):
         raise ValueError(
-            f"`encoding` must be a Python codec name such as 'utf-8' or "
-            f"'latin-1'. Received: encoding={encoding!r}"
+            f"`encoding` must be the name of a Python text codec such as "
+            f"'utf-8' or 'latin-1'. Received: encoding={encoding!r}"
         ) from None
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
         raise ValueError(
@@ -225,14 +228,21 @@ def _decode(data, encoding, where):
     # Strip the BOM by hand (not "utf-8-sig") so error offsets count from byte 0.
     is_utf8 = codecs.lookup(encoding).name == "utf-8"
     skip = len(codecs.BOM_UTF8) if is_utf8 and data.startswith(codecs.BOM_UTF8) else 0
+    hint = 'If the file uses another encoding, pass it, e.g. `encoding="latin-1"`.'
     try:
         return data[skip:].decode(encoding)
-    except UnicodeDecodeError as error:
+    except UnicodeError as error:
+        # "idna" and "punycode" decode the text piece by piece: their errors
+        # give an offset in a piece, or none at all.
+        whole = getattr(error, "object", None)
+        if not isinstance(whole, bytes) or len(whole) != len(data) - skip:
+            raise CorpusError(
+                f"{where} is not valid {encoding!r} text: {error}. {hint}"
+            ) from None
         offset = skip + error.start
         raise CorpusError(
             f"{where} is not valid {encoding!r} text: byte "
-            f"{data[offset]:#04x} at offset {offset} cannot be decoded. If the "
-            f'file uses another encoding, pass it, e.g. `encoding="latin-1"`.'
+            f"{data[offset]:#04x} at offset {offset} cannot be decoded. {hint}"
         ) from None
 
 

@@ -1,5 +1,6 @@
 """`TextGenerator`: state-carrying, compiled text generation."""
 
+import json
 import os
 
 import keras
@@ -9,6 +10,7 @@ from keras import ops
 from keras_chargen.backend.compiled import compiled
 from keras_chargen.backend.loops import scan
 from keras_chargen.models.state_adapter import as_stateful
+from keras_chargen.samplers.loop_sampler import loop_sampler
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 
@@ -152,11 +154,8 @@ class TextGenerator:
             raise TypeError(f"`length` must be an int. Received: length={length!r}")
         if length < 0:
             raise ValueError(f"`length` must be >= 0. Received: length={length}")
-        if sampler is not None and not isinstance(sampler, TemperatureSampler):
-            raise TypeError(
-                "`sampler` must be a keras_chargen.TemperatureSampler. "
-                f"Received: {sampler!r:.60}"
-            )
+        if sampler is not None:
+            loop_sampler(sampler)  # raises TypeError for a non-sampler
         bad = [p for p in prompts if not isinstance(p, str)]
         if bad or not prompts:
             raise TypeError(
@@ -189,10 +188,14 @@ class TextGenerator:
         return ops.convert_to_numpy(tokens)
 
     def _function(self, kind, sampler):
-        sampler = sampler or TemperatureSampler()
+        sampler = TemperatureSampler() if sampler is None else sampler
         key = (kind, None if kind == "prefill" else _sampler_key(sampler))
         if key not in self._functions:
-            fn = self._prefill if kind == "prefill" else self._sampling_loop(sampler)
+            fn = (
+                self._prefill
+                if kind == "prefill"
+                else self._sampling_loop(loop_sampler(sampler))
+            )
             self._functions[key] = compiled(
                 fn,
                 self.model.variables,
@@ -234,9 +237,13 @@ class TextGenerator:
 
 
 def _sampler_key(sampler):
-    config = sampler.get_config()
+    # Samplers of one class and config (the seed aside) share a compiled
+    # loop; an object without a config has a loop of its own.
+    if not callable(getattr(sampler, "get_config", None)):
+        return ("object", id(sampler))
+    config = dict(sampler.get_config())
     config.pop("seed", None)
-    return tuple(sorted(config.items()))
+    return (type(sampler), json.dumps(config, sort_keys=True, default=repr))
 
 
 def _as_list(stop):

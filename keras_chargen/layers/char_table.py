@@ -16,7 +16,9 @@ OOV_CHARACTER = "\ufffd"
 
 def codepoints(text):
     """Unicode code points of `text` as a uint32 array, without a Python loop."""
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    # "surrogatepass": a Python str may hold lone surrogates (U+D800-U+DFFF,
+    # e.g. from `surrogateescape`); they are code points like any other.
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 class CharTable:
@@ -57,20 +59,22 @@ class CharTable:
 
     def decode(self, ids):
         """The text of `ids`: padding skipped, the OOV id as U+FFFD."""
-        ids = np.asarray(ids)
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        ids = np.asarray(ids).reshape(-1)
+        # NumPy keeps Python ints beyond 64 bits as objects.
+        huge = ids.dtype == object and all(_is_int(i) for i in ids.tolist())
+        if ids.size and not huge and not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(
                 f"`decode()` expects integer ids. Received dtype {ids.dtype}"
             )
-        ids = ids.reshape(-1).astype(np.int64)
-        bad = ids[(ids < 0) | (ids >= self.size)]
+        # Compared before any cast, so that the message shows the ids given.
+        bad = ids[(ids < 0) | (ids >= self.size)] if ids.size else ids
         if bad.size:
             raise ValueError(
                 f"Ids must be in [0, {self.size}) for this "
                 f"vocabulary. Received out-of-range ids: {bad[:10].tolist()}"
             )
-        ids = ids[ids != PADDING_ID]
-        return self._id_to_code[ids].tobytes().decode("utf-32-le")
+        ids = ids[ids != PADDING_ID].astype(np.int64)
+        return self._id_to_code[ids].tobytes().decode("utf-32-le", "surrogatepass")
 
     def encode_strings(self, strings, on_unknown, sequence_length=None):
         """Ids of a scalar or 1-D string tensor.
@@ -108,6 +112,10 @@ class CharTable:
             ids = _pad_left(ids, sequence_length)
             return ids[0] if scalar else ids
         return ids.values if scalar else ids
+
+
+def _is_int(value):
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _pad_left(ids, length):

@@ -109,9 +109,13 @@ class CharVectorizer(keras.layers.Layer):
     # ----------------------------------------------------------- vocabulary
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary from a list of distinct single characters."""
-        if isinstance(vocabulary, str):
+        try:
             vocabulary = list(vocabulary)
-        vocabulary = list(vocabulary)
+        except TypeError:
+            raise ValueError(
+                "`vocabulary` must be a list of single characters. "
+                f"Received: vocabulary={_describe(vocabulary)}"
+            ) from None
         bad = [c for c in vocabulary if not isinstance(c, str) or len(c) != 1]
         if bad:
             raise ValueError(
