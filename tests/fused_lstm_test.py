@@ -102,7 +102,6 @@ def test_float32_matches_keras_lstm_values_and_gradients():
 
 
 def test_bfloat16_products_stay_close_to_float32():
-    # (bfloat16 runs on both backends; only TensorFlow's "auto" picks it.)
     layer = reference_layer()
     expected = values_and_gradients(keras_run(layer), layer, *inputs())
     values = values_and_gradients(fused_run(layer, "bfloat16"), layer, *inputs())

@@ -208,7 +208,7 @@ def test_deleted_duplicated_and_added_zip_entries(tiny, edits, compression):
             members.append((name, b"{}" if name.endswith(".json") else b"\x00" * 8))
     try:
         write_members(path, members, compression)
-    except ValueError:  # zipfile refuses some names, e.g. with NUL
+    except (ValueError, IndexError):  # zipfile cannot write "" and some others
         return
     assert_loads_or_refuses(path)
 

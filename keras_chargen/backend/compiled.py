@@ -4,8 +4,7 @@ As KerasHub's `CausalLM.make_generate_function`: `tf.function` on
 TensorFlow; `jax.jit` on JAX, with the current values of `variables` passed
 in and mapped onto the variables by a `keras.StatelessScope` (so a compiled
 function never sees stale weights captured at trace time); `torch.no_grad`
-on torch (eager: `torch.compile` measured no faster for this loop, see
-docs/benchmarks.md). `fn` must not assign variables: state that changes
+on torch (eager; `torch.compile` has not been measured for this loop). `fn` must not assign variables: state that changes
 (the sampler's seed) travels in and out as arguments.
 """
 

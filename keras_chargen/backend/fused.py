@@ -26,14 +26,12 @@ def fused_lstm_function():
 
 
 def default_training_matmul_dtype():
-    """What `training_matmul_dtype="auto"` means for the fused loop here.
+    """What `training_matmul_dtype="auto"` means for the fused loop.
 
-    bfloat16 on TensorFlow on CPUs with bfloat16 matrix units (measured
-    faster there); float32 on JAX, whose CPU bfloat16 products measured
-    slower than float32 (docs/benchmarks.md).
+    bfloat16 on CPUs with bfloat16 matrix units (AMX, AVX512-BF16), else
+    float32. Measured at 2x512 on such a CPU (docs/benchmarks.md): 1.7x
+    float32's speed on TensorFlow, 1.09x on JAX.
     """
-    if keras.backend.backend() != "tensorflow":
-        return "float32"
     from keras_chargen.backend import tensorflow
 
     return "bfloat16" if tensorflow.cpu_has_bfloat16_units() else "float32"

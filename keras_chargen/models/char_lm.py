@@ -53,9 +53,8 @@ class CharLM(keras.Model):
             dtype of the fused loop's matrix products during training
             (inference always uses float32; Keras' own loop always uses
             float32). `"auto"` is resolved when the model is built: to
-            bfloat16 when the TensorFlow fused loop runs on a CPU with
-            bfloat16 matrix units (AMX or AVX512-BF16), else float32 (JAX's
-            CPU bfloat16 products measured slower). The resolved value is
+            bfloat16 when the fused loop runs on a CPU with bfloat16 matrix
+            units (AMX or AVX512-BF16), else float32. The resolved value is
             what `get_config()` saves and `keras_chargen.train` reports, so
             a loaded model keeps the numerics it was trained with. Defaults
             to `"auto"`.
