@@ -69,6 +69,7 @@ ALL_BACKENDS = {
     "state_protocol_test.py",
     "temperature_sampler_test.py",
     "text_generator_test.py",
+    "vectorizer_backends_test.py",
     "train_test.py",
 }
 

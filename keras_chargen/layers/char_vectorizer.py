@@ -230,7 +230,16 @@ class CharVectorizer(keras.layers.Layer):
     def __call__(self, inputs, **kwargs):
         # Keras only takes tensors positionally: convert Python strings first.
         self._check_adapted()
-        return super().__call__(self._to_string_tensor(inputs), **kwargs)
+        inputs = self._to_string_tensor(inputs)
+        if keras.backend.backend() == "tensorflow":
+            return super().__call__(inputs, **kwargs)
+        # Other backends cannot hold strings: run the TensorFlow string code
+        # itself, in a tf.data pipeline or eagerly, as Keras' own string
+        # layers do. Eagerly, a dense result becomes a backend tensor.
+        outputs = self.call(inputs)
+        if tf.executing_eagerly() and not isinstance(outputs, tf.RaggedTensor):
+            outputs = keras.ops.convert_to_tensor(outputs.numpy())
+        return outputs
 
     def call(self, inputs):
         if self.normalization is not None:

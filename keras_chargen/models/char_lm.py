@@ -244,11 +244,21 @@ class CharLM(keras.Model):
 
     def generate(self, prompts, length=100, sampler=None, stop=None):
         """Continues prompt(s); see `keras_chargen.TextGenerator.generate`."""
+        return self._text_generator().generate(
+            prompts, length, sampler=sampler, stop=stop
+        )
+
+    def score(self, texts, prompts=None):
+        """Per-character log-probabilities; see `keras_chargen.TextGenerator.score`."""
+        return self._text_generator().score(texts, prompts=prompts)
+
+    def _text_generator(self):
         from keras_chargen.generation.text_generator import TextGenerator
 
+        # One generator per model: its compiled functions are reused.
         if getattr(self, "_generator", None) is None:
             self._generator = TextGenerator(self)
-        return self._generator.generate(prompts, length, sampler=sampler, stop=stop)
+        return self._generator
 
     def get_config(self):
         return {
