@@ -76,6 +76,7 @@ BYTES = st.one_of(
 @fuzz(BYTES, ENCODINGS, st.sampled_from(["keep", "lines", "collapse"]))
 @example(b"9", "punycode", "keep")  # UnicodeError, not UnicodeDecodeError
 @example(b"a-\xff", "punycode", "keep")  # an offset in a piece of the text
+@example(b"\n", "punycode", "keep")  # a message quoting a newline
 @example(b"abc", "base64_codec", "keep")  # a bytes-to-bytes codec
 def test_any_bytes_give_text_or_a_corpus_error(data, encoding, whitespace):
     path = write_tmp(data)
@@ -250,6 +251,10 @@ def test_a_codec_error_without_offset_is_a_corpus_error(tmp_path):
     path.write_bytes(b"xn--")
     with pytest.raises(CorpusError, match="is not valid 'idna' text"):
         load_corpus(path, encoding="idna")
+    path.write_bytes(b"\n")  # the codec's message quotes the newline
+    with pytest.raises(CorpusError, match=r"code point '\\n'") as info:
+        load_corpus(path, encoding="punycode")
+    assert "\n" not in str(info.value)
 
 
 def test_an_offset_inside_a_piece_of_the_text_is_not_reported_as_the_files(

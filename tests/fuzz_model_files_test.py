@@ -94,7 +94,7 @@ JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
-    | st.sampled_from([0, -1, 1, 2, 3, 10**9, 2**31, 2**63, 10**30])
+    | st.sampled_from([0, -1, 1, 2, 3, 10**9, 2**31, 2**63, 10**30, 10**4000])
     | st.floats()
     | st.text(max_size=8)
     | st.sampled_from(["lstm", "gru", "auto", "float32", "NFC", "drop", "raise"]),
@@ -155,6 +155,7 @@ def edited_config(data, edits):
 @example([("vectorizer", "vocabulary", ["a"] * 3)])
 @example([("model", "vectorizer", {"class_name": "__lambda__", "config": {}})])
 @example([("model", "cell", [])])  # unhashable: found by this test
+@example([("model", "units", 10**4000)])  # too many digits to print
 def test_random_values_for_the_config_keys(tiny, edits):
     members, path = tiny
     config = edited_config(member(members, "config.json"), edits)

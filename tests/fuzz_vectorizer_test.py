@@ -248,6 +248,7 @@ ANY_IDS = st.one_of(
 @fuzz(vocabulary_of(ANY_CHARACTER), ANY_IDS)
 @example(["a"], np.array([2**64 - 1], dtype="uint64"))  # was reported as -1
 @example(["a"], [2**70])  # was "expects integer ids. Received dtype object"
+@example(["a"], [0, 2**63])  # NumPy makes float64 of these: "not integers"
 def test_any_integer_ids_decode_or_name_the_out_of_range_ones(vocabulary, ids):
     vectorizer = CharVectorizer(vocabulary)
     flat = [int(i) for i in np.asarray(ids, dtype=object).reshape(-1)]
@@ -305,6 +306,10 @@ def test_out_of_range_ids_are_reported_as_given():
         vectorizer.decode(np.array([2**64 - 1], dtype="uint64"))
     with pytest.raises(ValueError, match=r"ids: \[1180591620717411303424\]"):
         vectorizer.decode([2, 2**70])
+    with pytest.raises(ValueError, match=r"ids: \[9223372036854775808\]"):
+        vectorizer.decode([0, 2**63])  # NumPy makes float64 of this list
+    with pytest.raises(TypeError, match="Received dtype float64"):
+        vectorizer.decode([0.0, 2.0])
 
 
 def test_a_vocabulary_that_is_not_a_list_is_a_value_error():

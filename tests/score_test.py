@@ -109,8 +109,11 @@ def test_one_text_gives_one_array_and_matches_the_batch():
 
 def test_more_texts_than_one_batch_of_rows():
     model = char_lm()
-    texts = [TEXT[: i % 17] for i in range(70)]
-    assert_scores_match(model.score(texts), model, texts)
+    distinct = ["The", "", "dog.", "R"]  # few shapes: eager re-runs are slow
+    texts = [distinct[i % 4] + "x" * (i % 2) for i in range(70)]
+    references = {text: rerun(model, text) for text in set(texts)}
+    for text, score in zip(texts, model.score(texts), strict=True):
+        np.testing.assert_allclose(score, references[text], atol=1e-5)
 
 
 def test_unknown_characters_are_scored_as_the_oov_id():

@@ -1,15 +1,15 @@
-"""The `keras-chargen` command: train, generate, chat, evaluate, inspect."""
+"""The `keras-chargen` command: train, generate, chat, evaluate, score, inspect."""
 
 import argparse
 import sys
 
-from keras_chargen.commands import chat, evaluate, generate, inspect, train
+from keras_chargen.commands import chat, evaluate, generate, inspect, score, train
 from keras_chargen.commands.common import CliError
 
 # `main` hides native start-up lines, then calls `run`: see keras_chargen_cli.
 from keras_chargen_cli import main  # noqa: F401
 
-COMMANDS = (train, generate, chat, evaluate, inspect)
+COMMANDS = (train, generate, chat, evaluate, score, inspect)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,7 +23,7 @@ def build_parser():
     parser = _Parser(
         prog="keras-chargen",
         description="Character-level language models with Keras: train, "
-        "generate, chat, evaluate and inspect.",
+        "generate, chat, evaluate, score and inspect.",
     )
     parser.add_argument(
         "--verbose",

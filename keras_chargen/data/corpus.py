@@ -236,8 +236,10 @@ def _decode(data, encoding, where):
         # give an offset in a piece, or none at all.
         whole = getattr(error, "object", None)
         if not isinstance(whole, bytes) or len(whole) != len(data) - skip:
+            # Escaped: the codec's message may quote a newline.
+            reason = repr(str(error))[1:-1]
             raise CorpusError(
-                f"{where} is not valid {encoding!r} text: {error}. {hint}"
+                f"{where} is not valid {encoding!r} text: {reason}. {hint}"
             ) from None
         offset = skip + error.start
         raise CorpusError(

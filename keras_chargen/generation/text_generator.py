@@ -9,14 +9,13 @@ from keras import ops
 
 from keras_chargen.backend.compiled import compiled
 from keras_chargen.backend.loops import scan
+from keras_chargen.generation.text_scorer import TextScorer
 from keras_chargen.models.state_adapter import as_stateful
 from keras_chargen.samplers.loop_sampler import loop_sampler
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
 # `score()` runs at most this many texts at once, this many characters a call,
 # so memory stays bounded and one compiled shape serves texts of any length.
-_SCORE_ROWS = 64
-_SCORE_CHUNK = 128
 
 
 class TextGenerator:
@@ -89,6 +88,7 @@ class TextGenerator:
             )
         self._seed_generator = keras.random.SeedGenerator(0)
         self._functions = {}
+        self._scorer = None
 
     # ------------------------------------------------------------ public API
     def generate(self, prompts, length=100, sampler=None, stop=None):
@@ -177,24 +177,11 @@ class TextGenerator:
             TypeError: `texts` or `prompts` is not a str or a list of str.
             ValueError: an empty list, or not one prompt per text.
         """
-        single = isinstance(texts, str)
-        texts = _as_texts("texts", texts)
-        prompts = (
-            [""] * len(texts) if prompts is None else _as_texts("prompts", prompts)
-        )
-        if len(prompts) != len(texts):
-            raise ValueError(
-                f"`prompts` must hold one prompt per text: {len(texts)}. "
-                f"Received {len(prompts)}: prompts={prompts!r:.60}"
+        if self._scorer is None:
+            self._scorer = TextScorer(
+                self._stateful, self.vectorizer, self.model.variables, self.jit_compile
             )
-        rows = [
-            (self.vectorizer.encode(p), self.vectorizer.encode(t))
-            for p, t in zip(prompts, texts, strict=True)
-        ]
-        scores = []
-        for start in range(0, len(rows), _SCORE_ROWS):
-            scores += self._score_rows(rows[start : start + _SCORE_ROWS])
-        return scores[0] if single else scores
+        return self._scorer.score(texts, prompts)
 
     # ------------------------------------------------------------- internals
     def _start(self, prompts, length, sampler):
@@ -261,43 +248,6 @@ class TextGenerator:
         # empty prompt's row is all padding and gives the zero state's logits.
         return logits[:, -1], states
 
-    def _score_rows(self, rows):
-        # Row i is [0, *prompt, *text] and predicts [*prompt, *text]: the
-        # leading padding gives the zero state's logits (the empty context),
-        # and the right padding after a short row only follows its last
-        # character, so it changes nothing that is kept.
-        lengths = [len(p) + len(t) for p, t in rows]
-        width = -(-max(1, max(lengths)) // _SCORE_CHUNK) * _SCORE_CHUNK
-        inputs = np.zeros((len(rows), width + 1), np.int32)
-        for row, (p, t) in zip(inputs, rows, strict=True):
-            row[1 : 1 + len(p) + len(t)] = np.concatenate([p, t])
-        if "score" not in self._functions:
-            self._functions["score"] = compiled(
-                self._score_chunk, self.model.variables, jit_compile=self.jit_compile
-            )
-        weights = self._stateful.step_weights("float32")
-        states = self._stateful.initial_state(len(rows))
-        parts = []
-        for start in range(0, width, _SCORE_CHUNK):
-            window = inputs[:, start : start + _SCORE_CHUNK + 1]
-            log_probs, states = self._functions["score"](
-                weights, window[:, :-1], window[:, 1:], states
-            )
-            parts.append(ops.convert_to_numpy(log_probs))
-        log_probs = np.concatenate(parts, axis=1)
-        return [
-            log_probs[i, len(p) : n].astype(np.float32)
-            for i, ((p, _), n) in enumerate(zip(rows, lengths, strict=True))
-        ]
-
-    def _score_chunk(self, weights, inputs, targets, states):
-        logits, states = self._stateful.call_with_state(
-            inputs, states, step_weights=weights
-        )
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        targets = ops.expand_dims(ops.cast(targets, "int32"), -1)
-        return ops.take_along_axis(log_probs, targets, axis=-1)[..., 0], states
-
     def _sampling_loop(self, sampler):
         carrier = self._seed_generator
 
@@ -319,19 +269,6 @@ class TextGenerator:
             return ops.transpose(tokens), *carry
 
         return loop
-
-
-def _as_texts(name, texts):
-    texts = [texts] if isinstance(texts, str) else texts
-    if not isinstance(texts, list | tuple) or not all(
-        isinstance(t, str) for t in texts
-    ):
-        raise TypeError(
-            f"`{name}` must be a str or a list of str. Received: {texts!r:.60}"
-        )
-    if not texts:
-        raise ValueError(f"`{name}` must not be an empty list. Received: {name}=[]")
-    return list(texts)
 
 
 def _sampler_key(sampler):

@@ -59,13 +59,7 @@ class CharTable:
 
     def decode(self, ids):
         """The text of `ids`: padding skipped, the OOV id as U+FFFD."""
-        ids = np.asarray(ids).reshape(-1)
-        # NumPy keeps Python ints beyond 64 bits as objects.
-        huge = ids.dtype == object and all(_is_int(i) for i in ids.tolist())
-        if ids.size and not huge and not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(
-                f"`decode()` expects integer ids. Received dtype {ids.dtype}"
-            )
+        ids = _as_ids(ids)
         # Compared before any cast, so that the message shows the ids given.
         bad = ids[(ids < 0) | (ids >= self.size)] if ids.size else ids
         if bad.size:
@@ -112,6 +106,20 @@ class CharTable:
             ids = _pad_left(ids, sequence_length)
             return ids[0] if scalar else ids
         return ids.values if scalar else ids
+
+
+def _as_ids(ids):
+    """`ids` as a 1-D integer (or, beyond 64 bits, object) array, exactly."""
+    array = np.asarray(ids).reshape(-1)
+    if array.dtype.kind in "fO":
+        # NumPy turns Python ints beyond 64 bits into objects, and a mix of
+        # ints below 2**63 and above it into float64: keep them exact.
+        exact = np.asarray(ids, dtype=object).reshape(-1)
+        if all(_is_int(i) for i in exact.tolist()):
+            return exact
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"`decode()` expects integer ids. Received dtype {array.dtype}")
+    return array
 
 
 def _is_int(value):

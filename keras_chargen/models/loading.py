@@ -253,7 +253,7 @@ class _Sizes(NamedTuple):
     layer_norm: bool
 
     def describe(self):
-        return ", ".join(f"{k}={v!r}" for k, v in self._asdict().items())
+        return ", ".join(f"{k}={_short(v)}" for k, v in self._asdict().items())
 
 
 def _check_config(config, name):
@@ -312,7 +312,7 @@ def _check_config(config, name):
     parameters = sum(math.prod(shape) for shape in _weight_shapes(sizes))
     if parameters > MAX_PARAMETERS:
         raise ModelFileError(
-            f"{name}: {_CONFIG} declares a model of {parameters:,} parameters "
+            f"{name}: {_CONFIG} declares a model of {_count(parameters)} parameters "
             f"({sizes.describe()}), more than the {MAX_PARAMETERS:,} allowed"
         )
     return sizes
@@ -589,6 +589,13 @@ def _root_cause(error):
 def _first_line(error):
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def _count(number):
+    # Digits beyond 4300 cannot even be printed (`sys.set_int_max_str_digits`).
+    if number < 10**15:
+        return f"{number:,}"
+    return f"about 10^{math.floor(math.log10(number))}"
 
 
 def _short(value):

@@ -207,7 +207,7 @@ def train(
         "vocabulary size": model.vocabulary_size,
         "parameters": f"{model.count_params():,}",
         "wall time": f"{summary['wall_seconds'] / 60:.1f} min",
-        "training loop": f"{summary['training_loop']} ({summary['backend']})",
+        "LSTM loop": _short_loop(model, summary["backend"]),
     })  # fmt: skip
     if verbose:
         _print_samples(model, sample_prompts, temperatures, sample_length, seed)
@@ -250,6 +250,12 @@ def _training_loop(model):
     if model.fused_lstm_active:
         return f"fused LSTM, {model.training_matmul_dtype} products"
     return "Keras' own loop, float32 products"
+
+
+def _short_loop(model, backend):
+    """`training_loop` in a few words, for the figure's summary panel."""
+    loop = "fused" if model.fused_lstm_active else "Keras"
+    return f"{loop}, {model.training_matmul_dtype}, {backend}"
 
 
 def _print_samples(model, prompts, temperatures, length, seed):
