@@ -6,8 +6,8 @@ import subprocess
 import sys
 import unicodedata
 
-import numpy as np
 import pytest
+from conftest import random_model_file
 
 from keras_chargen.commands.cli import main
 from keras_chargen.data.split import split_text
@@ -38,16 +38,7 @@ KEYS = [
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
-    model = CharLM(
-        CharVectorizer(vocabulary=sorted(set(TRAIN_TEXT))),
-        embedding_dim=4,
-        units=8,
-        num_layers=1,
-    )
-    rng = np.random.default_rng(0)
-    for weight in model.weights:
-        weight.assign(rng.normal(scale=0.7, size=weight.shape).astype("float32"))
-    save_model(model, folder / "run.keras")
+    model = random_model_file(folder / "run.keras", TRAIN_TEXT)
     (folder / "text.txt").write_text(TEXT, encoding="utf-8")
     (folder / "train.txt").write_text(TRAIN_TEXT, encoding="utf-8")
     return folder, model

@@ -6,11 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run_cli
-
-from keras_chargen.layers.char_vectorizer import CharVectorizer
-from keras_chargen.models.char_lm import CharLM
-from keras_chargen.models.saving import save_model
+from conftest import random_model_file, run_cli
 
 TEXT = "the cat sat on the mat.\n\nthe dog sat on the log.\n"
 LINES = ["the cat sat on the mat.", "", "the dog sat on the log."]
@@ -19,16 +15,7 @@ LINES = ["the cat sat on the mat.", "", "the dog sat on the log."]
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("score")
-    model = CharLM(
-        CharVectorizer(vocabulary=sorted(set(TEXT))),
-        embedding_dim=4,
-        units=8,
-        num_layers=1,
-    )
-    rng = np.random.default_rng(0)
-    for weight in model.weights:
-        weight.assign(rng.normal(scale=0.7, size=weight.shape).astype("float32"))
-    save_model(model, folder / "run.keras")
+    model = random_model_file(folder / "run.keras", TEXT)
     (folder / "text.txt").write_text(TEXT, encoding="utf-8")
     return folder, model
 

@@ -40,6 +40,27 @@ def trained_model_path(tmp_path_factory, corpus_file):
     return path
 
 
+def random_model_file(path, text, scale=0.7, seed=0):
+    """A 1x8 LSTM `CharLM` over `text`'s characters, random weights, saved."""
+    import numpy as np
+
+    from keras_chargen.layers.char_vectorizer import CharVectorizer
+    from keras_chargen.models.char_lm import CharLM
+    from keras_chargen.models.saving import save_model
+
+    model = CharLM(
+        CharVectorizer(vocabulary=sorted(set(text))),
+        embedding_dim=4,
+        units=8,
+        num_layers=1,
+    )
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign(rng.normal(scale=scale, size=weight.shape).astype("float32"))
+    save_model(model, path)
+    return model
+
+
 def run_cli(argv):
     """Runs `keras-chargen ARGV` in-process; returns the exit status."""
     from keras_chargen.commands.cli import main

@@ -60,15 +60,19 @@ def score_chunks(stateful, ids, batch_size, step, verbose):
     return nll, hits & (ids != OOV_ID), top1
 
 
+def log_probabilities_of(logits, targets):
+    """float32 log-softmax of `logits` and its value at each target id."""
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    targets = ops.expand_dims(ops.cast(targets, "int32"), -1)
+    return log_probs, ops.take_along_axis(log_probs, targets, axis=-1)[..., 0]
+
+
 def chunk_scorer(stateful):
     def score(inputs, targets, states, weights):
         logits, states = stateful.call_with_state(inputs, states, step_weights=weights)
-        log_probs = ops.log_softmax(ops.cast(logits[0], "float32"), axis=-1)
-        target_log_probs = ops.take_along_axis(
-            log_probs, ops.expand_dims(targets[0], -1), axis=-1
-        )
+        log_probs, target_log_probs = log_probabilities_of(logits[0], targets[0])
         top_id = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
         top_prob = ops.exp(ops.max(log_probs, axis=-1))
-        return -target_log_probs[:, 0], top_id, top_prob, states
+        return -target_log_probs, top_id, top_prob, states
 
     return score

@@ -4,6 +4,7 @@ import numpy as np
 from keras import ops
 
 from keras_chargen.backend.compiled import compiled
+from keras_chargen.evaluation.scoring import log_probabilities_of
 
 # Texts per batch, and characters per compiled chunk (states carried between
 # chunks): memory stays bounded and one compiled shape serves any length.
@@ -77,9 +78,7 @@ class TextScorer:
         logits, states = self._stateful.call_with_state(
             inputs, states, step_weights=weights
         )
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        targets = ops.expand_dims(ops.cast(targets, "int32"), -1)
-        return ops.take_along_axis(log_probs, targets, axis=-1)[..., 0], states
+        return log_probabilities_of(logits, targets)[1], states
 
 
 def _as_texts(name, texts):

@@ -16,19 +16,9 @@ class TopKSampler(Sampler):
 
     Args:
         k: int >= 1. Number of most likely ids to keep. Defaults to `5`.
-        temperature: float. Divides the logits; higher is more random, `0`
-            means greedy decoding. Defaults to `1.0`.
-        seed: int or None. Seed of the sampler's own
-            `keras.random.SeedGenerator`; `TextGenerator` starts every call
-            from it. `None` draws a random seed. Defaults to `None`.
-
-    Call arguments:
-        logits: float tensor of shape `(batch, vocabulary_size)`.
-        seed_generator: optional `keras.random.SeedGenerator` to draw from
-            instead of the sampler's own one. Defaults to `None`.
-
-    Returns:
-        An int32 tensor of sampled ids, shape `(batch,)`.
+        temperature, seed: as in `keras_chargen.samplers.Sampler`, which
+            also gives the call arguments (`logits`, `seed_generator`) and
+            the result (int32 ids, shape `(batch,)`).
 
     Raises:
         ValueError: if `k` is not an int `>= 1`, or for a bad `temperature`
