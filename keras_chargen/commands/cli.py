@@ -3,13 +3,28 @@
 import argparse
 import sys
 
-from keras_chargen.commands import chat, evaluate, generate, inspect, score, train
+from keras_chargen.commands import (
+    chat,
+    evaluate,
+    generate,
+    inspect,
+    score,
+    train,
+)
 from keras_chargen.commands.common import CliError
 
 # `main` hides native start-up lines, then calls `run`: see keras_chargen_cli.
 from keras_chargen_cli import main  # noqa: F401
 
-COMMANDS = (train, generate, chat, evaluate, score, inspect)
+# One line per command, in the order `--help` lists them.
+COMMANDS = (
+    train,
+    generate,
+    chat,
+    evaluate,
+    score,
+    inspect,
+)
 
 
 class _Parser(argparse.ArgumentParser):
