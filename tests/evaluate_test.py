@@ -285,3 +285,15 @@ def test_adaptive_scoring_leaves_the_model_unchanged():
     evaluate(model, REPEATED, adapt=True, adapt_learning_rate=1e-2, verbose=0)
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_adaptive_scoring_runs_on_a_deeper_model():
+    # The second layer's state gradient enters the backward loop with a
+    # static batch size: the loop must keep it (a shape error once).
+    model = tiny_model(num_layers=2, seed=8)
+    static = evaluate(model, REPEATED, verbose=0)
+    adaptive = evaluate(
+        model, REPEATED, adapt=True, adapt_learning_rate=1e-2, adapt_chunk=13,
+        adapt_decay=1.0, verbose=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(adaptive["loss"], static["loss"], rtol=1e-5)

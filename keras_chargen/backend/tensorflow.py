@@ -94,6 +94,9 @@ def fused_lstm(
             low_recurrent_t = tf.transpose(low_recurrent)
 
             def back_step(t, d_h, d_c, d_zs):
+                # The carried shapes are the loop's entry shapes: adding
+                # d_outputs (batch None) would otherwise lose a static batch.
+                shape_h, shape_c = d_h.shape, d_c.shape
                 i, f, g, o = tf.split(gates[t], 4, axis=-1)
                 tanh_c = tanh_cs[t]
                 d_h = d_h + d_outputs[t]
@@ -112,8 +115,8 @@ def fused_lstm(
                 d_h_prev = tf.cast(tf.matmul(low(d_z), low_recurrent_t), "float32")
                 d_h_prev = d_h_prev + (1 - m[t]) * d_h
                 d_c_prev = d_c_new * f + (1 - m[t]) * d_c
-                d_h_prev.set_shape(d_h.shape)
-                d_c_prev.set_shape(d_c.shape)
+                d_h_prev.set_shape(shape_h)
+                d_c_prev.set_shape(shape_c)
                 return t - 1, d_h_prev, d_c_prev, d_zs.write(t, d_z)
 
             _, d_h0, d_c0, d_zs = tf.while_loop(
