@@ -47,6 +47,19 @@ Run from the repository root:
     python benchmarks/generation.py            # ~5 min on a quiet 2-core CPU, ~15 loaded
     python benchmarks/generation.py --quick    # tiny sizes, a smoke test (< 2 min)
 
+`--decoding` measures the decoding options instead (issue 14), in this
+process, on the backend KERAS_BACKEND names (TensorFlow by default), on the
+same model: each sampler and each logit processor (with the baseline
+sampler) at batch `--batch`, chars/s relative to plain temperature sampling
+(`TemperatureSampler(0.8)`) in the same run; and beam search with
+`--beams` beams on one prompt against one batch-`--beams` stream of that
+sampler: both run `--beams` rows per step, so the ratio of their steps per
+second is what beam search's top-k and state gathers cost. Targets: every
+processor >= 0.85x, beam search >= 0.5x.
+
+    python benchmarks/generation.py --decoding          # ~5 min on 2 cores
+    python benchmarks/generation.py --decoding --quick  # smoke test
+
 It prints a Markdown table (chars/s, the ratio to (a) and to OneStep at the
 same batch size), the CPU (model name, AMX, AVX512-BF16) and the redesign
 issue's targets with the measured values next to them: on the fastest
@@ -77,6 +90,8 @@ CHARS = 1000  # characters timed at batch 1 (OneStep and TextGenerator)
 BATCH = 64  # prompts generated together
 BATCH_CHARS = 1000  # characters per prompt at batch `BATCH`
 SEED = 0
+BEAMS = 8  # beams of the --decoding beam-search row
+DECODING_CHARS = 300  # characters per prompt in the --decoding rows
 WORKER_TIMEOUT = 1800  # seconds per backend worker
 # ----
 
@@ -111,15 +126,23 @@ def parse_args():
     parser.add_argument(
         "--quick", action="store_true", help="tiny model and counts (smoke test)"
     )
+    parser.add_argument(
+        "--decoding",
+        action="store_true",
+        help="time each sampler, logit processor and beam search instead",
+    )
+    parser.add_argument("--beams", type=positive_int, default=BEAMS)
     # Set by the parent process for its workers.
     parser.add_argument(
         "--backend-worker", choices=workers.BACKENDS, help=argparse.SUPPRESS
     )
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.decoding_chars = DECODING_CHARS
     if args.quick:
         args.tutorial_chars, args.chars, args.batch, args.batch_chars = 3, 50, 4, 20
         args.units, args.embedding_dim = 32, 16
+        args.decoding_chars = 20
     return args
 
 
@@ -128,6 +151,9 @@ def main():
     args = parse_args()
     if args.backend_worker:
         workers.emit(worker(args))
+        return
+    if args.decoding:
+        decoding_benchmark(args)
         return
     with tempfile.TemporaryDirectory() as directory:
         weights = str(Path(directory) / "model.weights.h5")
@@ -435,6 +461,135 @@ def check_same_logits(char_lm, copy, ids):
             "The OneStep model's logits must match the CharLM's. Received a "
             f"max difference of {np.abs(expected - got).max():.2e}"
         )
+
+
+# ---------------------------------------------------------------- decoding
+DECODING_TARGETS = {"processor": 0.85, "beam": 0.5}
+
+
+def decoding_benchmark(args):
+    """Samplers, processors and beam search, relative to temperature sampling."""
+    import keras
+
+    import keras_chargen
+    from keras_chargen import samplers
+
+    keras.utils.set_random_seed(args.seed)
+    vectorizer = keras_chargen.CharVectorizer(vocabulary=VOCABULARY)
+    model = keras_chargen.CharLM(
+        vectorizer,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        num_layers=NUM_LAYERS,
+    )
+    generator = keras_chargen.TextGenerator(model)
+    baseline = samplers.TemperatureSampler(TEMPERATURE, seed=args.seed)
+    rows = [("sampler", "`TemperatureSampler(0.8)` (baseline)", baseline, [])]
+    rows += [
+        ("sampler", f"`{type(s).__name__}`", s, [])
+        for s in [
+            samplers.GreedySampler(),
+            samplers.RandomSampler(TEMPERATURE, seed=args.seed),
+            samplers.TopKSampler(k=10, temperature=TEMPERATURE, seed=args.seed),
+            samplers.TopPSampler(p=0.9, temperature=TEMPERATURE, seed=args.seed),
+            samplers.MinPSampler(0.05, temperature=TEMPERATURE, seed=args.seed),
+            samplers.TypicalSampler(0.9, temperature=TEMPERATURE, seed=args.seed),
+        ]
+    ]
+    processors = [
+        samplers.RepetitionPenalty(1.2, window=64),
+        samplers.FrequencyPenalty(0.3, 0.3, window=64),
+        samplers.NoRepeatNGram(8, window=128),
+        samplers.BannedStrings(["&", "the the", "ROMEO"]),
+        samplers.TemperatureSchedule(1.2, 0.7, steps=100),
+    ]
+    rows += [("processor", f"`{type(p).__name__}`", baseline, [p]) for p in processors]
+    rows.append(("all", "all five processors together", baseline, processors))
+    prompts = [PROMPT[i % 40 :] for i in range(args.batch)]
+    length = args.decoding_chars
+    measured = []
+
+    def run(sampler, chain):
+        return lambda: generator.generate(
+            prompts, length, sampler=sampler, processors=chain
+        )
+
+    run(baseline, [])()  # compiles the baseline's loop
+    for kind, name, sampler, chain in rows:
+        run(sampler, chain)()  # compiles this row's loop
+        # The baseline is timed again right before each row, and the ratio
+        # taken to that neighbour, so that a burst of load from other work
+        # on the machine moves both sides of a ratio alike.
+        reference = workers.timed(run(baseline, []))
+        seconds = workers.timed(run(sampler, chain))
+        measured.append(
+            (kind, name, args.batch, args.batch * length, seconds, reference)
+        )
+    # Beam search: `beams` rows per step for one prompt, against a batch of
+    # `beams` prompts sampled with the baseline.
+    stream_prompts = prompts[: args.beams]
+    beam = samplers.BeamSampler(num_beams=args.beams)
+    for kind, name, inputs, sampler in (
+        ("stream", f"`TemperatureSampler(0.8)`, one batch-{args.beams} stream",
+         stream_prompts, baseline),
+        ("beam", f"`BeamSampler(num_beams={args.beams})`, one prompt",
+         PROMPT, beam),
+    ):  # fmt: skip
+        generator.generate(inputs, length, sampler=sampler)
+        seconds = workers.timed(generator.generate, inputs, length, sampler)
+        measured.append((kind, name, args.beams, args.beams * length, seconds, None))
+    # Beam search against the batch-`beams` stream timed right before it.
+    measured[-1] = (*measured[-1][:5], measured[-2][4])
+    print_decoding_table(measured)
+    print()
+    print_decoding_targets(measured)
+    print()
+    print(
+        f"Model: {NUM_LAYERS} x LSTM({args.units}), embedding {args.embedding_dim}, "
+        f"vocabulary {vectorizer.vocabulary_size()} ids; backend "
+        f"{BACKEND_NAMES[keras.backend.backend()]}, float32; {length:,} characters "
+        "per prompt after a 61-100-character prompt; each row timed twice after "
+        "a warm-up call, the faster run kept. Rows per step: the batch, or the "
+        "beams; beam search's `characters` counts rows x steps."
+    )
+    print(workers.machine_line([{"versions": workers.worker_versions()}]))
+
+
+def decoding_ratio(row):
+    """Speed relative to the reference timed next to it (same rows per step)."""
+    kind, _, _, _, seconds, reference = row
+    return 1.0 if reference is None else reference / seconds
+
+
+def print_decoding_table(measured):
+    print(
+        "| kind | method | rows per step | characters | seconds | chars/s "
+        "| reference seconds | ratio |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for row in measured:
+        kind, name, rows, chars, seconds, reference = row
+        shown = "-" if reference is None else format_number(reference)
+        print(
+            f"| {kind} | {name} | {rows} | {chars:,} | {format_number(seconds)} "
+            f"| {format_number(chars / seconds)} | {shown} "
+            f"| {format_ratio(decoding_ratio(row))} |"
+        )
+
+
+def print_decoding_targets(measured):
+    print("Targets (issue 14); each ratio to the reference timed next to it:")
+    for row in measured:
+        if row[0] in ("processor", "all"):
+            target = DECODING_TARGETS["processor"]
+            print(
+                f"- {row[1]}: {verdict(decoding_ratio(row), target)} temperature sampling."
+            )
+    beam = next(m for m in measured if m[0] == "beam")
+    print(
+        f"- {beam[1]}: {verdict(decoding_ratio(beam), DECODING_TARGETS['beam'])} one "
+        f"batch-{beam[2]} stream (steps per second)."
+    )
 
 
 if __name__ == "__main__":

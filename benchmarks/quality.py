@@ -20,6 +20,10 @@ Run from the repository root (needs ../shared/corpora/tinyshakespeare.txt):
     python benchmarks/quality.py                        # ~20 minutes in all
     python benchmarks/quality.py --characters 150000    # the first 150k only
     python benchmarks/quality.py --label L --rescore    # re-score run L's model
+    # fine-tuning the shakespeare preset vs training from scratch, equal minutes,
+    # on a book-size slice of another corpus (the embedded pydoc text here):
+    python benchmarks/quality.py --corpus pydoc --start 200000 --characters 150000 \
+        --minutes 15 --init-from shakespeare
 
 Writes benchmarks/results/quality-<label>.{keras,csv,png,json}.
 """
@@ -61,7 +65,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=MINUTES)
     parser.add_argument(
+        "--corpus",
+        default=str(CORPUS),
+        help="a file or a corpus name for keras_chargen.load_corpus "
+        "(default: tiny-shakespeare)",
+    )
+    parser.add_argument(
+        "--start", type=int, default=0, help="skip the first N characters"
+    )
+    parser.add_argument(
         "--characters", type=int, help="use only the first N characters"
+    )
+    parser.add_argument(
+        "--init-from",
+        help="also fine-tune this model file or preset for the same minutes, "
+        "and compare it with training from scratch",
     )
     parser.add_argument("--label", help="name of the result files")
     parser.add_argument("--units", type=int, help="override lstm_units")
@@ -76,6 +94,13 @@ def main():
     )
     parser.add_argument(
         "--anneal", type=flag, metavar="{0,1}", help="override train(anneal=...)"
+    )
+    parser.add_argument(
+        "--dynamic",
+        type=flag,
+        metavar="{0,1}",
+        default=True,
+        help="also score with dynamic evaluation (default: 1; 0 records NaN)",
     )
     parser.add_argument(
         "--rescore",
@@ -97,9 +122,37 @@ def main():
         )  # fmt: skip
         if v is not None
     }
-    text = CORPUS.read_text(encoding="utf-8")[: args.characters]
-    label = args.label or f"shakespeare-{len(text) // 1000}k"
+    text = read_corpus(args.corpus)
+    end = None if args.characters is None else args.start + args.characters
+    text = text[args.start : end]
+    name = Path(args.corpus).stem if Path(args.corpus).exists() else args.corpus
+    label = args.label or f"{name.removeprefix('tiny')}-{len(text) // 1000}k"
     RESULTS.mkdir(exist_ok=True)
+    runs = [(label, None)]
+    if args.init_from:
+        runs = [
+            (f"{label}-scratch", None),
+            (f"{label}-from-{Path(args.init_from).stem}", args.init_from),
+        ]
+    results = [
+        measure(text, run_label, args, overrides, init_from)
+        for run_label, init_from in runs
+    ]
+    if len(results) == 2:
+        plot_comparison(results, RESULTS / f"quality-{label}-fine-tuning.png")
+        for result in results:
+            print(f"{result['label']}: held-out {result['heldout']['bits_per_char']:.3f} "
+                  f"frozen, {result['heldout_adaptive']['bits_per_char']:.3f} dynamic")  # fmt: skip
+
+
+def read_corpus(source):
+    if Path(source).exists():
+        return Path(source).read_text(encoding="utf-8")
+    return keras_chargen.load_corpus(source, verbose=False)
+
+
+def measure(text, label, args, overrides, init_from):
+    """Trains (or re-scores) one model on `text` and reports its quality."""
     output = RESULTS / f"quality-{label}.keras"
     if args.rescore:
         earlier = json.loads(output.with_suffix(".json").read_text())
@@ -107,7 +160,7 @@ def main():
         summary, overrides = earlier["training"], earlier["overrides"]
     else:
         model, summary = train_model(
-            text, output, args.minutes, args.batch_size, overrides
+            text, output, args.minutes, args.batch_size, overrides, init_from
         )
 
     split = len(text) - round(len(text) * 0.1)
@@ -118,7 +171,7 @@ def main():
     # Dynamic evaluation: the same tail, predicted character by character
     # while the model keeps learning from what it has already scored; the
     # protocol of PPMd's figure (the whole file coded after the first 90%).
-    adaptive = keras_chargen.evaluate(model, tail, adapt=True, verbose=0)
+    adaptive = dynamic(model, tail, args.dynamic)
     # Dynamic evaluation's settings were chosen on the full text's tail's
     # first TUNING_CHARS characters: score the rest on its own, from a zero
     # state (not with --characters, whose tail is another stretch of text).
@@ -129,13 +182,19 @@ def main():
             "frozen_bits_per_char": keras_chargen.evaluate(model, untuned, verbose=0)[
                 "bits_per_char"
             ],
-            "adaptive_bits_per_char": keras_chargen.evaluate(
-                model, untuned, adapt=True, verbose=0
-            )["bits_per_char"],
+            "adaptive_bits_per_char": dynamic(model, untuned, args.dynamic)[
+                "bits_per_char"
+            ],
         }
     log = read_log(output.with_suffix(".csv"))
     result = {
         "label": label,
+        "init_from": init_from,
+        "corpus": args.corpus,
+        "start": args.start,
+        "whole_tinyshakespeare": args.corpus == str(CORPUS)
+        and args.start == 0
+        and args.characters is None,
         "characters": len(text),
         "minutes_budget": args.minutes,
         "overrides": overrides,
@@ -155,9 +214,17 @@ def main():
     output.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
     plot(result, output.with_suffix(".curve.png"))
     print_report(result)
+    return result
 
 
-def train_model(text, output, minutes, batch_size, overrides):
+def dynamic(model, text, enabled):
+    """Dynamic evaluation's figures, or NaN ones when it is switched off."""
+    if not enabled:
+        return dict.fromkeys(("bits_per_char", "perplexity", "accuracy"), math.nan)
+    return keras_chargen.evaluate(model, text, adapt=True, verbose=0)
+
+
+def train_model(text, output, minutes, batch_size, overrides, init_from=None):
     # A fresh run each time: drop the log and backup of an earlier one.
     output.with_suffix(".csv").unlink(missing_ok=True)
     shutil.rmtree(output.with_suffix(".backup"), ignore_errors=True)
@@ -165,7 +232,7 @@ def train_model(text, output, minutes, batch_size, overrides):
         corpus = Path(folder) / "corpus.txt"
         corpus.write_text(text, encoding="utf-8")
         return keras_chargen.train(
-            str(corpus), output, epochs=1000, minutes=minutes,
+            str(corpus), output, minutes=minutes, init_from=init_from,
             batch_size=batch_size, verbose=2, sample_length=300, **overrides,
         )  # fmt: skip
 
@@ -183,20 +250,41 @@ def plot(result, path):
     ax.axhline(result["heldout_adaptive"]["bits_per_char"], color="tab:purple",
                label="final model, full context, dynamic evaluation: "
                f"{result['heldout_adaptive']['bits_per_char']:.3f}")  # fmt: skip
-    ax.axhline(
-        PPMD_BITS,
-        color="tab:red",
-        linestyle="--",
-        label=f"PPMd order 6 (quoted): {PPMD_BITS}",
-    )
+    if result["whole_tinyshakespeare"]:  # the quoted figure is for that tail
+        ax.axhline(
+            PPMD_BITS,
+            color="tab:red",
+            linestyle="--",
+            label=f"PPMd order 6 (quoted): {PPMD_BITS}",
+        )
     if "ngram_bits_per_char" in heldout:
         ax.axhline(heldout["ngram_bits_per_char"], color="tab:gray", linestyle=":",
                    label=f"order-{heldout['ngram_order']} n-gram: {heldout['ngram_bits_per_char']:.3f}")  # fmt: skip
     ax.set_xlabel("wall-clock minutes of training (2 CPU cores)")
     ax.set_ylabel("held-out bits per character")
-    lowest = min(bits + [result["heldout_adaptive"]["bits_per_char"]])
+    lowest = min(b for b in [*bits, result["heldout_adaptive"]["bits_per_char"]]
+                 if math.isfinite(b))  # fmt: skip
     ax.set_ylim(lowest - 0.2, min(max(bits), 4.0) + 0.1)
     ax.set_title(f"{result['label']}: bits/char vs minutes")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_comparison(results, path):
+    """Validation bits/char against minutes, one curve per run."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for result, color in zip(results, ("tab:blue", "tab:orange"), strict=False):
+        minutes = [p["minutes"] for p in result["curve"]]
+        bits = [p["val_bits_per_char"] for p in result["curve"]]
+        heldout = result["heldout"]["bits_per_char"]
+        ax.plot(minutes, bits, "-o", color=color, label=f"{result['label']} "
+                f"(final, full context: {heldout:.3f})")  # fmt: skip
+    ax.set_xlabel("wall-clock minutes of training (2 CPU cores)")
+    ax.set_ylabel("validation bits per character")
+    ax.set_title("Fine-tuning vs training from scratch, equal minutes")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -226,7 +314,8 @@ def print_report(result):
     for key in ("ngram_bits_per_char", "unigram_bits_per_char"):
         if key in heldout:
             print(f"{key}: {heldout[key]:.3f}")
-    print(f"PPMd order 6 (quoted): {PPMD_BITS}")
+    if result["whole_tinyshakespeare"]:
+        print(f"PPMd order 6 (quoted): {PPMD_BITS}")
     best = min(p["val_bits_per_char"] for p in result["curve"])
     print(
         f"Best validation bits/char: {best:.3f}; {math.ceil(result['minutes_budget'])} min budget"

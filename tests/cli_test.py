@@ -192,11 +192,12 @@ def _signature_defaults(function):
 # Options with no library argument behind them; generate's and chat's
 # temperature and length are the command's own (tested below).
 NO_COUNTERPART = {
-    "train": {"json", "quiet"},
-    "generate": {"model", "prompt", "temperature", "length", "num_samples", "stop",
-                 "stream", "output"},
-    "chat": {"model", "temperature", "length"},
-    "evaluate": {"model", "text", "corpus", "train_text", "json", "quiet"},
+    # The three distributed settings arrive in `train(distributed=...)`.
+    "train": {"json", "quiet", "coordinator_address", "num_processes", "process_id"},
+    "generate": {"model", "preset", "prompt", "temperature", "length",
+                 "num_samples", "stop", "stream", "output"},
+    "chat": {"model", "preset", "temperature", "length"},
+    "evaluate": {"model", "preset", "text", "corpus", "train_text", "json", "quiet"},
     "inspect": {"model", "chars", "plot"},
 }  # fmt: skip
 ARGV = {
@@ -211,7 +212,10 @@ ARGV = {
 def _library_defaults(command):
     train = _signature_defaults(keras_chargen.train)
     sampler = _signature_defaults(keras_chargen.TemperatureSampler)
+    # The decoding flags map to `samplers.from_settings`, where an absent
+    # setting (None) means no such sampler option or processor.
     generation = {
+        **{name: None for name in keras_chargen.samplers.settings.SETTINGS},
         **sampler,
         "dtype": _signature_defaults(keras_chargen.TextGenerator)["dtype"],
     }
@@ -251,8 +255,12 @@ def test_train_help_states_the_library_defaults(capsys):
     train = _signature_defaults(keras_chargen.train)
     prompts = ", ".join(map(repr, train["sample_prompts"]))
     assert f"(repeatable; default: {prompts})" in text
+    from keras_chargen.training.run_settings import DEFAULT_EPOCHS
+
+    assert train["epochs"] is None  # with --minutes: no limit; without: the default
     assert (
-        f"--epochs EPOCHS at most this many epochs (default: {train['epochs']})" in text
+        "--epochs EPOCHS at most this many epochs (default: with --minutes, no "
+        f"limit; without, {DEFAULT_EPOCHS})" in text
     )
 
 

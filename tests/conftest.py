@@ -61,6 +61,32 @@ def random_model_file(path, text, scale=0.7, seed=0):
     return model
 
 
+@pytest.fixture
+def small_filesystem():
+    """A factory of tmpfs mounts: `small_filesystem("256k", read_only=False)`.
+
+    Each call mounts a new tmpfs of that size (tests/disk.py) and returns its
+    folder; all are unmounted when the test ends. Skips, saying why, where
+    mounting is refused (it needs root).
+    """
+    import contextlib
+
+    from disk import MountError, mounted_tmpfs, remount_read_only
+
+    with contextlib.ExitStack() as mounts:
+
+        def mount(size="1m", read_only=False):
+            try:
+                folder = mounts.enter_context(mounted_tmpfs(size))
+            except MountError as error:
+                pytest.skip(f"full-disk tests need a tmpfs mount (root): {error}")
+            if read_only:
+                remount_read_only(folder)
+            return folder
+
+        yield mount
+
+
 def run_cli(argv):
     """Runs `keras-chargen ARGV` in-process; returns the exit status."""
     from keras_chargen.commands.cli import main
@@ -94,6 +120,7 @@ ALL_BACKENDS = {
     "text_generator_test.py",
     "vectorizer_backends_test.py",
     "train_test.py",
+    "run_backup_test.py",
 }
 
 

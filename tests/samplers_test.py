@@ -171,6 +171,7 @@ def test_get_config_holds_every_argument():
 @pytest.mark.parametrize(
     ("name", "cls"),
     [
+        ("beam", samplers.BeamSampler),
         ("greedy", samplers.GreedySampler),
         ("min_p", samplers.MinPSampler),
         ("random", samplers.RandomSampler),
@@ -234,7 +235,7 @@ def test_get_returns_instances_and_duck_typed_objects_unchanged():
 @pytest.mark.parametrize(
     ("identifier", "message"),
     [
-        ("nucleus", r"Known names: 'greedy', 'min_p', .*'typical'\. "),
+        ("nucleus", r"Known names: 'beam', 'greedy', 'min_p', .*'typical'\. "),
         ("top-p", r"Received: identifier='top-p'"),
         ({"class_name": "Nucleus"}, r"Known names: .*Received: class_name='Nucleus'"),
         ({"class_name": "keras_chargen>CharLM"}, r"class_name='keras_chargen>CharLM'"),

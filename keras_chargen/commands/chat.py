@@ -3,15 +3,32 @@
 import sys
 from pathlib import Path
 
-from keras_chargen.commands.common import load_char_model, non_negative_float
+from keras_chargen.commands.common import (
+    CliError,
+    add_model_argument,
+    load_model_argument,
+    non_negative_float,
+)
+from keras_chargen.commands.decoding_options import (
+    COMMANDS,
+    COMMANDS_HELP,
+    parse_command,
+    settings_from_args,
+    takes,
+)
 from keras_chargen.commands.generate import TEMPERATURE, add_sampling_arguments
 
-HELP = """Type a prompt and press Enter to continue it. Commands:
+HELP = (
+    """Type a prompt and press Enter to continue it. Commands:
   /temperature T   sampling temperature (0 = greedy)
   /top_p P         nucleus sampling (1 = off)      /top_k K   (0 = off)
   /length N        characters per answer           /seed S    (none = random)
+"""
+    + COMMANDS_HELP
+    + """
   /save FILE       save the last generation        /settings  show settings
   /help            this text                       /quit      leave (or Ctrl-D)"""
+)
 
 
 def add_parser(subparsers):
@@ -21,7 +38,7 @@ def add_parser(subparsers):
         description="Type prompts, read streamed continuations; change sampling "
         "settings and save generations as you go.",
     )
-    p.add_argument("model", help="a .keras file written by `keras-chargen train`")
+    add_model_argument(p)
     p.add_argument(
         "--temperature",
         type=non_negative_float,
@@ -35,7 +52,7 @@ def add_parser(subparsers):
 def run(args):
     from keras_chargen.generation.text_generator import TextGenerator
 
-    model = load_char_model(args.model)
+    model = load_model_argument(args)
     session = _Session(TextGenerator(model, dtype=args.dtype), args)
     print(f"Loaded {args.model} ({model.vocabulary_size} ids). /help for commands.")
     try:
@@ -50,15 +67,39 @@ def run(args):
 class _Session:
     def __init__(self, generator, args):
         self.generator = generator
+        decoding = settings_from_args(args)
         self.settings = {
             "temperature": args.temperature,
-            "top_k": args.top_k,
-            "top_p": args.top_p,
+            "top_k": decoding.pop("top_k"),
+            "top_p": decoding.pop("top_p"),
             "length": args.length,
-            "seed": args.seed,
+            "seed": decoding.pop("seed"),
+            **decoding,
         }
+        try:
+            self.decoders()
+        except ValueError as error:  # bad flags: one line, exit 2
+            raise CliError(str(error)) from None
         self.last = None
         self.interactive = sys.stdin.isatty()
+
+    def decoders(self):
+        """`(sampler, processors)` of the settings; `ValueError` if bad."""
+        from keras_chargen.samplers.settings import from_settings
+
+        sampler, processors = from_settings(self.decoding())
+        for processor in processors:  # a ban must fit the model's characters
+            processor.build(self.generator.vectorizer)
+        return sampler, processors
+
+    def decoding(self):
+        """The settings that choose the sampler and processors."""
+        settings = {k: v for k, v in self.settings.items() if k != "length"}
+        # Greedy decoding and beam search have no temperature and no seed.
+        for setting in ("temperature", "seed"):
+            if not takes(settings, setting):
+                settings[setting] = None
+        return settings
 
     def loop(self):
         while True:
@@ -84,45 +125,51 @@ class _Session:
             print(", ".join(f"{k}={v}" for k, v in self.settings.items()))
         elif name == "save":
             self.save(value)
-        elif name in self.settings:
+        elif name in ("temperature", "length", "ban", "temperature_schedule") or (
+            name in COMMANDS
+        ):
             self.set(name, value)
         else:
             print(f"unknown command /{name}; /help lists them")
         return True
 
     def set(self, name, value):
-        from keras_chargen.samplers.temperature_sampler import TemperatureSampler
-
         try:
-            parsed = None if value.lower() in ("", "none", "off") else float(value)
-            if name in ("top_k", "length", "seed") and parsed is not None:
-                parsed = int(parsed)
-            if (name == "top_k" and parsed == 0) or (name == "top_p" and parsed == 1):
-                parsed = None
-            if name == "length" and (parsed is None or parsed < 0):
-                raise ValueError(
-                    f"`length` must be an integer >= 0. Received: {value!r}"
-                )
-            candidate = {**self.settings, name: parsed}
-            TemperatureSampler(
-                *(candidate[k] for k in ("temperature", "top_k", "top_p", "seed"))
-            )
+            if name == "length":
+                if not value.isdigit():
+                    raise ValueError(
+                        f"`length` must be an integer >= 0. Received: {value!r}"
+                    )
+                candidate = {**self.settings, "length": int(value)}
+            elif name == "temperature":
+                candidate = {**self.settings, "temperature": float(value)}
+            else:
+                # 0 turns top-k off and 1 top-p, as they always did.
+                if (name == "top_k" and value == "0") or (
+                    name == "top_p" and value in ("1", "1.0")
+                ):
+                    value = "off"
+                candidate = parse_command(name, value, self.settings)
+            previous, self.settings = self.settings, candidate
+            try:
+                self.decoders()
+            except ValueError:
+                self.settings = previous
+                raise
         except (ValueError, TypeError) as error:
             print(f"not changed: {error}")
             return
-        self.settings[name] = parsed
-        print(f"{name} = {parsed}")
+        setting = COMMANDS.get(name, (name,))[0]
+        print(f"{setting} = {self.settings[setting]}")
 
     def generate(self, prompt):
-        from keras_chargen.samplers.temperature_sampler import TemperatureSampler
-
-        s = self.settings
-        sampler = TemperatureSampler(
-            s["temperature"], s["top_k"], s["top_p"], s["seed"]
-        )
+        sampler, processors = self.decoders()
         text = prompt
         try:
-            for piece in self.generator.stream(prompt, s["length"], sampler):
+            pieces = self.generator.stream(
+                prompt, self.settings["length"], sampler, processors=processors
+            )
+            for piece in pieces:
                 sys.stdout.write(piece)
                 sys.stdout.flush()
                 text += piece

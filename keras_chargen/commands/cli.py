@@ -1,4 +1,4 @@
-"""The `keras-chargen` command: train, generate, chat, evaluate, score, inspect."""
+"""The `keras-chargen` command: train, generate, chat, evaluate, score, inspect, serve."""
 
 import argparse
 import sys
@@ -6,9 +6,12 @@ import sys
 from keras_chargen.commands import (
     chat,
     evaluate,
+    export,
     generate,
     inspect,
+    prepare,
     score,
+    serve,
     train,
 )
 from keras_chargen.commands.common import CliError
@@ -18,12 +21,15 @@ from keras_chargen_cli import main  # noqa: F401
 
 # One line per command, in the order `--help` lists them.
 COMMANDS = (
+    prepare,
     train,
     generate,
     chat,
     evaluate,
     score,
     inspect,
+    export,
+    serve,
 )
 
 

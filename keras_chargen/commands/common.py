@@ -36,7 +36,8 @@ positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
-def _float(text):
+def number(text):
+    """A finite float."""
     try:
         value = float(text)
     except ValueError:
@@ -47,14 +48,14 @@ def _float(text):
 
 
 def positive_float(text):
-    value = _float(text)
+    value = number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
 def non_negative_float(text):
-    value = _float(text)
+    value = number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
@@ -62,7 +63,7 @@ def non_negative_float(text):
 
 def fraction(text):
     """A number in [0, 1)."""
-    value = _float(text)
+    value = number(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
@@ -70,7 +71,7 @@ def fraction(text):
 
 def probability(text):
     """A number in (0, 1]."""
-    value = _float(text)
+    value = number(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
     return value
@@ -100,4 +101,49 @@ def load_char_model(path):
             f"{str(path)!r} is a keras_chargen model without a vocabulary: it "
             "cannot read or write text (train one with `keras-chargen train`)"
         )
+    return model
+
+
+def add_model_argument(parser):
+    """Adds the model to read: a `.keras` file (positional) or `--preset NAME`.
+
+    Every subcommand that reads a model takes it this way; `load_model_argument`
+    resolves what was given.
+    """
+    from keras_chargen.models.presets import list_presets
+
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="a .keras file written by `keras-chargen train` (or --preset)",
+    )
+    parser.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="a model shipped with keras_chargen instead of a file: "
+        + ", ".join(list_presets()),
+    )
+
+
+def load_model_argument(args):
+    """The model `add_model_argument` asked for, or `CliError` saying why not.
+
+    With `--preset`, `args.model` is set to `"preset NAME"`, so that messages
+    naming the model read the same for files and presets.
+    """
+    from keras_chargen.models.presets import list_presets, load_preset
+
+    if (args.model is None) == (args.preset is None):
+        given = "both" if args.model is not None else "neither"
+        raise CliError(
+            "give a model file or --preset NAME (one of: "
+            f"{', '.join(list_presets())}), not {given}"
+        )
+    if args.model is not None:
+        return load_char_model(args.model)
+    try:
+        model = load_preset(args.preset)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    args.model = f"preset {args.preset}"
     return model

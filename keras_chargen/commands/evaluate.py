@@ -6,9 +6,10 @@ from pathlib import Path
 
 from keras_chargen.commands.common import (
     CliError,
+    add_model_argument,
     fraction,
     library_default,
-    load_char_model,
+    load_model_argument,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -31,7 +32,7 @@ def add_parser(subparsers):
         "preceding context, next to unigram and n-gram baselines; optionally "
         "measure the diversity and novelty of generated samples.",
     )
-    p.add_argument("model", help="a .keras file written by `keras-chargen train`")
+    add_model_argument(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="a text file to score (all of it)")
     source.add_argument(
@@ -118,7 +119,7 @@ def run(args):
     from keras_chargen.evaluation.evaluate import evaluate
     from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
-    model = load_char_model(args.model)
+    model = load_model_argument(args)
     try:
         text, train_text, source = _texts(args)
         report = evaluate(
@@ -147,6 +148,7 @@ def run(args):
 def _texts(args):
     """The text to score, the training text (or None), and a description."""
     from keras_chargen.data.corpus import load_corpus
+    from keras_chargen.data.prepared import is_prepared_corpus
     from keras_chargen.data.split import split_text
 
     train_text = None
@@ -154,6 +156,8 @@ def _texts(args):
         train_text = load_corpus(Path(args.train_text), verbose=False)
     if args.text:
         return load_corpus(Path(args.text), verbose=False), train_text, args.text
+    if is_prepared_corpus(args.corpus):
+        return _prepared_texts(args, train_text)
     corpus = load_corpus(args.corpus, verbose=not args.json)
     # The split `train` made: the model never saw the tail.
     head, tail = split_text(corpus, args.validation_split)
@@ -164,6 +168,33 @@ def _texts(args):
         train_text = head
         source += " (its head is the training text)"
     return tail, train_text, source
+
+
+def _prepared_texts(args, train_text):
+    """A prepared corpus's validation split, and its training split when small.
+
+    The n-gram baseline holds its training text in memory: a training split
+    above `_MAX_BASELINE_CHARACTERS` is left out (pass `--train-text`).
+    """
+    from keras_chargen.data.prepared import PreparedCorpus
+
+    corpus = PreparedCorpus(args.corpus)
+    if args.validation_split != corpus.validation_split:
+        raise ValueError(
+            f"{args.corpus} was prepared with validation_split="
+            f"{corpus.validation_split}; its split is fixed. Pass that value. "
+            f"Received: validation_split={args.validation_split!r}"
+        )
+    if not corpus.split_size("validation"):
+        raise ValueError(f"{args.corpus} has no validation split to score.")
+    source = f"the validation split of prepared corpus {args.corpus!r}"
+    if train_text is None and corpus.split_size("train") <= _MAX_BASELINE_CHARACTERS:
+        train_text = corpus.text("train")
+        source += " (its training split is the training text)"
+    return corpus.text("validation"), train_text, source
+
+
+_MAX_BASELINE_CHARACTERS = 50_000_000
 
 
 def format_table(report, args):

@@ -5,13 +5,18 @@ from pathlib import Path
 
 from keras_chargen.commands.common import (
     CliError,
+    add_model_argument,
     check_output_folder,
     library_default,
-    load_char_model,
+    load_model_argument,
     non_negative_float,
     non_negative_int,
     positive_int,
-    probability,
+)
+from keras_chargen.commands.decoding_options import (
+    build,
+    settings_from_args,
+    takes,
 )
 
 # The command's own defaults, shared with `chat`: text for reading, a bit
@@ -22,9 +27,9 @@ LENGTH = 300
 
 
 def add_sampling_arguments(p):
-    """Options shared with `chat`."""
+    """Options shared with `chat`: length, dtype and every decoding option."""
+    from keras_chargen.commands.decoding_options import add_decoding_arguments
     from keras_chargen.generation.text_generator import TextGenerator
-    from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
     p.add_argument(
         "--length",
@@ -32,24 +37,7 @@ def add_sampling_arguments(p):
         default=LENGTH,
         help="characters to generate (default: %(default)s)",
     )
-    p.add_argument(
-        "--top-k",
-        type=positive_int,
-        default=library_default(TemperatureSampler, "top_k"),
-        help="sample only among the k likeliest characters",
-    )
-    p.add_argument(
-        "--top-p",
-        type=probability,
-        default=library_default(TemperatureSampler, "top_p"),
-        help="nucleus sampling: the smallest set holding this probability",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=library_default(TemperatureSampler, "seed"),
-        help="seed for reproducible samples",
-    )
+    add_decoding_arguments(p)
     p.add_argument(
         "--dtype",
         choices=("float32", "bfloat16"),
@@ -66,7 +54,7 @@ def add_parser(subparsers):
         description="Continue prompts with a trained model. Several prompts or "
         "temperatures give the prompts x temperatures table.",
     )
-    p.add_argument("model", help="a .keras file written by `keras-chargen train`")
+    add_model_argument(p)
     p.add_argument(
         "--prompt",
         action="append",
@@ -101,43 +89,54 @@ def add_parser(subparsers):
 def run(args):
     from keras_chargen.generation.text_generator import TextGenerator
     from keras_chargen.models.saving import replace_atomically
-    from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
     check_output_folder(args.output, "--output")
     prompts = args.prompt or ["\n"]
-    model = load_char_model(args.model)
+    settings = settings_from_args(args)
+    # Greedy decoding and beam search have no temperature: the default one
+    # is not passed to them (one given explicitly is an error).
+    temperatures = args.temperature
+    if not takes(settings, "temperature") and temperatures == [TEMPERATURE]:
+        temperatures = [None]
+    decoders = [build({**settings, "temperature": t}) for t in temperatures]
+    model = load_model_argument(args)
     generator = TextGenerator(model, dtype=args.dtype)
-    samplers = [
-        TemperatureSampler(t, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
-        for t in args.temperature
-    ]
     try:
         if args.stream:
-            text = _stream(generator, prompts, samplers, args)
+            text = _stream(generator, prompts, decoders, args)
             sections = [("", text)]
         else:
-            sections = _table(generator, prompts, samplers, args)
+            sections = _table(generator, prompts, decoders, args)
     except ValueError as error:  # e.g. a prompt character outside the vocabulary
         raise CliError(str(error)) from None
     if args.output:
         content = "\n\n".join(
             f"{title}\n{text}" if title else text for title, text in sections
         )
-        replace_atomically(
-            Path(args.output),
-            lambda tmp: Path(tmp).write_text(content + "\n", encoding="utf-8"),
-        )
+        try:  # a full disk or a read-only folder: the old file stays as it was
+            replace_atomically(
+                Path(args.output),
+                lambda tmp: Path(tmp).write_text(content + "\n", encoding="utf-8"),
+            )
+        except OSError as error:
+            raise CliError(
+                f"cannot write --output {args.output!r}: {error.strerror or error}"
+            ) from None
         print(f"\nWrote {args.output}", file=sys.stderr)
 
 
-def _stream(generator, prompts, samplers, args):
-    if len(prompts) > 1 or len(samplers) > 1 or args.num_samples > 1:
+def _stream(generator, prompts, decoders, args):
+    if len(prompts) > 1 or len(decoders) > 1 or args.num_samples > 1:
         raise CliError(
             "--stream takes one --prompt, one --temperature and --num-samples 1"
         )
+    sampler, processors = decoders[0]
     sys.stdout.write(prompts[0])
     text = prompts[0]
-    for piece in generator.stream(prompts[0], args.length, samplers[0], stop=args.stop):
+    pieces = generator.stream(
+        prompts[0], args.length, sampler, stop=args.stop, processors=processors
+    )
+    for piece in pieces:
         sys.stdout.write(piece)
         sys.stdout.flush()
         text += piece
@@ -145,18 +144,27 @@ def _stream(generator, prompts, samplers, args):
     return text
 
 
-def _table(generator, prompts, samplers, args):
+def _label(sampler):
+    """How a table title names a sampler: by its temperature where it has one."""
+    if hasattr(sampler, "temperature"):
+        return f"temperature {sampler.temperature:g}"
+    return f"beam search, {sampler.num_beams} beams"
+
+
+def _table(generator, prompts, decoders, args):
     batch = [p for p in prompts for _ in range(args.num_samples)]
-    single = len(batch) == 1 and len(samplers) == 1
+    single = len(batch) == 1 and len(decoders) == 1
     sections = []
-    for sampler in samplers:
-        texts = generator.generate(batch, args.length, sampler, stop=args.stop)
+    for sampler, processors in decoders:
+        texts = generator.generate(
+            batch, args.length, sampler, stop=args.stop, processors=processors
+        )
         for i, text in enumerate(texts):
             title = (
                 ""
                 if single
                 else (
-                    f"=== prompt {batch[i]!r} | temperature {sampler.temperature:g}"
+                    f"=== prompt {batch[i]!r} | {_label(sampler)}"
                     + (
                         f" | sample {i % args.num_samples + 1}"
                         if args.num_samples > 1

@@ -5,7 +5,11 @@ import json
 import math
 from pathlib import Path
 
-from keras_chargen.commands.common import CliError, load_char_model
+from keras_chargen.commands.common import (
+    CliError,
+    add_model_argument,
+    load_model_argument,
+)
 
 
 def add_parser(subparsers):
@@ -16,7 +20,7 @@ def add_parser(subparsers):
         "the whole text, or of each line on its own (each line from the empty "
         "context, without its line break), e.g. to rank candidate lines.",
     )
-    p.add_argument("model", help="a .keras file written by `keras-chargen train`")
+    add_model_argument(p)
     p.add_argument("--text", required=True, help="a UTF-8 text file to score")
     p.add_argument(
         "--per-line",
@@ -30,7 +34,7 @@ def add_parser(subparsers):
 
 def run(args):
     text = read_text(args.text)
-    model = load_char_model(args.model)
+    model = load_model_argument(args)
     pieces = text.split("\n") if args.per_line else [text]
     if args.per_line and text.endswith("\n"):
         pieces.pop()  # the last line break ends the last line

@@ -1,5 +1,6 @@
 """`keras-chargen train`: a corpus in, one `.keras` file out."""
 
+import argparse
 import json
 
 from keras_chargen.commands.common import (
@@ -22,6 +23,7 @@ HYPERPARAMETERS = {  # option -> build_char_lstm hyperparameter
 
 
 def add_parser(subparsers):
+    from keras_chargen.training.run_settings import DEFAULT_EPOCHS
     from keras_chargen.training.train import train
 
     p = subparsers.add_parser(
@@ -38,15 +40,21 @@ def add_parser(subparsers):
 
     option(
         "--corpus",
-        "name (pydoc, alice, shakespeare), path or URL (default: %(default)s, "
-        "embedded)",
+        "name (pydoc, alice, shakespeare), path, URL, folder, quoted glob, or a "
+        "folder written by `prepare` (default: %(default)s, embedded)",
     )
     option("--output", "model file (default: %(default)s)")
     option(
-        "--epochs", "at most this many epochs (default: %(default)s)", type=positive_int
+        "--epochs",
+        "at most this many epochs (default: with --minutes, no limit; without, "
+        f"{DEFAULT_EPOCHS})",
+        type=positive_int,
     )
     option(
-        "--minutes", "wall-clock budget; stops cleanly and saves", type=positive_float
+        "--minutes",
+        "wall-clock budget: trains until it is spent (or early stopping), "
+        "stops cleanly and saves",
+        type=positive_float,
     )
     p.add_argument(
         "--no-anneal",
@@ -86,6 +94,15 @@ def add_parser(subparsers):
         "continue an interrupted run from its last epoch",
         action="store_true",
     )
+    from keras_chargen.models.presets import list_presets
+
+    option(
+        "--init-from",
+        "fine-tune: start from this .keras file or preset "
+        f"({', '.join(list_presets())}) instead of random weights; new "
+        "characters extend its vocabulary",
+        metavar="MODEL_OR_PRESET",
+    )
     prompts = ", ".join(map(repr, library_default(train, "sample_prompts")))
     p.add_argument(
         "--prompt",
@@ -94,6 +111,7 @@ def add_parser(subparsers):
         metavar="PROMPT",
         help=f"prompt for the samples shown (repeatable; default: {prompts})",
     )
+    _add_distributed(p)
     p.add_argument(
         "--json", action="store_true", help="print the summary as JSON at the end"
     )
@@ -126,6 +144,50 @@ def _add_hyperparameters(p):
         )
 
 
+def _add_distributed(p):
+    """`--distributed` and its three settings, all setting `train`'s
+    `distributed`: `True`, or a dict of the settings given (the rest come
+    from Keras' variables). A setting alone implies `--distributed`."""
+    from keras_chargen.training.distributed import ENVIRONMENT
+    from keras_chargen.training.train import train
+
+    class Join(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if not isinstance(namespace.distributed, dict):
+                namespace.distributed = True
+
+    class Setting(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            given = namespace.distributed
+            given = given if isinstance(given, dict) else {}
+            namespace.distributed = {**given, self.const: values}
+
+    p.add_argument(
+        "--distributed",
+        action=Join,
+        nargs=0,
+        default=library_default(train, "distributed"),
+        help="data-parallel training over several processes or machines "
+        "(KERAS_BACKEND=jax): run the same command on each, with its own "
+        "--process-id; --batch-size is the global batch; process 0 writes the "
+        "files (see docs/scaling.md)",
+    )
+    meaning = {
+        "coordinator_address": ("HOST:PORT", "process 0's address and a free port"),
+        "num_processes": ("N", "the number of processes"),
+        "process_id": ("K", "this process, 0 to N-1"),
+    }
+    for name, (metavar, description) in meaning.items():
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            action=Setting,
+            dest="distributed",
+            const=name,
+            metavar=metavar,
+            help=f"distributed: {description} (default: ${ENVIRONMENT[name]})",
+        )
+
+
 def run(args):
     import keras_chargen
     from keras_chargen.data.corpus import CorpusError
@@ -149,17 +211,23 @@ def run(args):
             cell=args.cell,
             layer_norm=args.layer_norm,
             resume=args.resume,
+            init_from=args.init_from,
             verbose=0 if args.quiet else "auto",
+            distributed=args.distributed,
             **options,
         )
     except (CorpusError, ValueError, OSError) as error:
         raise CliError(str(error)) from None
+    if summary is None:  # a distributed run's process other than 0
+        print("\nTrained with the other processes; process 0 saved the model.")
+        return
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(
             f"\nSaved {summary['model_path']} after {summary['epochs']} epoch(s) in "
-            f"{summary['wall_seconds'] / 60:.1f} min: best validation "
+            f"{summary['wall_seconds'] / 60:.1f} min (stopped by "
+            f"{summary['stop_reason']}): best validation "
             f"{summary['best_val_bits_per_char']:.3f} bits/char "
             f"(perplexity {summary['best_val_perplexity']:.2f}, accuracy "
             f"{summary['best_val_accuracy']:.3f}). Plot: {summary['plot_path']}, "

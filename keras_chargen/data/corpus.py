@@ -8,6 +8,11 @@ from typing import NamedTuple
 
 from keras_chargen.data import downloader
 from keras_chargen.data.downloader import CorpusError
+from keras_chargen.data.sources import (
+    DOCUMENT_SEPARATOR,
+    check_not_binary,
+    corpus_files,
+)
 
 _WHITESPACE_MODES = ("keep", "lines", "collapse")
 _GUTENBERG_START = re.compile(r"^\*{3}\s*START OF.*PROJECT GUTENBERG.*$", re.I | re.M)
@@ -62,6 +67,13 @@ def load_corpus(
     - an `http://` or `https://` URL: downloaded once, then read from the cache.
     - a path to a local file (`str` or `os.PathLike`). A file whose name is a
       corpus name must be given with its folder, e.g. `"./alice"`.
+    - a folder, or a glob such as `"books/**/*.txt"`: its files as documents
+      (see `keras_chargen.corpus_files` for which files and in what order),
+      each read and cleaned like a single file, joined by
+      the separator `"\\x1e"` (ASCII's record separator), so that the model
+      learns where a document ends. A file holding a NUL character is taken
+      for a binary file and refused with a `CorpusError` naming it. For
+      corpora larger than memory use `keras_chargen.prepare_corpus`.
 
     A URL or path never falls back: any failure raises `CorpusError`.
 
@@ -110,19 +122,35 @@ def load_corpus(
     options = dict(
         cache_dir=cache_dir, timeout=timeout, retries=retries, verbose=verbose
     )
+    files = None
     if isinstance(source, str) and source == "pydoc":
         text = _pydoc_text()
     elif isinstance(source, str) and source in _NAMED_CORPORA:
         text = _load_named(source, options)
     elif isinstance(source, str) and re.match(r"https?://", source, re.I):
         text = _load_url(source, encoding, options)
-    else:
+    elif (files := corpus_files(source)) is None:
         text = _decode(_read_file(source), encoding, os.fspath(source))
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _normalize_spaces(strip_gutenberg(text), normalize_whitespace)
+    if files is None:
+        text = _clean(text, normalize_whitespace)
+    else:
+        text = DOCUMENT_SEPARATOR.join(
+            _read_document(path, encoding, normalize_whitespace) for path in files
+        )
     if not text.strip():
         raise CorpusError(f"The corpus is empty. Received: source={source!r}")
     return text
+
+
+def _clean(text, normalize_whitespace):
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _normalize_spaces(strip_gutenberg(text), normalize_whitespace)
+
+
+def _read_document(path, encoding, normalize_whitespace):
+    text = _decode(_read_file(path), encoding, str(path))
+    check_not_binary(text, str(path))
+    return _clean(text, normalize_whitespace)
 
 
 def strip_gutenberg(text):

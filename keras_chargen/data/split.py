@@ -33,6 +33,26 @@ def split_text(text, validation_split=0.1):
     """
     if not isinstance(text, str):
         raise TypeError(f"`text` must be a str. Received type {type(text).__name__}")
+    head = split_sizes(len(text), validation_split)[0]
+    return text[:head], text[head:]
+
+
+def split_sizes(num_characters, validation_split=0.1):
+    """The sizes of `split_text`'s head and tail for a text of this length.
+
+    The rule itself, for texts that are not held as one `str` (a prepared
+    corpus counts its characters, then cuts its id array at the same place).
+
+    Args:
+        num_characters: int >= 0, the text's length.
+        validation_split: float in `[0, 1)`. Defaults to `0.1`.
+
+    Returns:
+        `(head, tail)` character counts, summing to `num_characters`.
+
+    Raises:
+        ValueError: if `validation_split` is not in `[0, 1)`.
+    """
     if (
         isinstance(validation_split, bool)
         or not isinstance(validation_split, numbers.Real)
@@ -42,5 +62,5 @@ def split_text(text, validation_split=0.1):
             "`validation_split` must be in [0, 1). "
             f"Received: validation_split={validation_split!r}"
         )
-    held_out = int(round(len(text) * validation_split))
-    return text[: len(text) - held_out], text[len(text) - held_out :]
+    held_out = int(round(num_characters * validation_split))
+    return num_characters - held_out, held_out

@@ -9,13 +9,22 @@ from keras import ops
 
 from keras_chargen.backend.compiled import compiled
 from keras_chargen.backend.loops import scan
+from keras_chargen.generation import beam_search
 from keras_chargen.generation.text_scorer import TextScorer
 from keras_chargen.models.state_adapter import as_stateful
+from keras_chargen.samplers.beam_sampler import BeamSampler
+from keras_chargen.samplers.logit_processor import (
+    apply_processors,
+    as_processors,
+    processors_key,
+    window_of,
+)
 from keras_chargen.samplers.loop_sampler import loop_sampler
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 
-# `score()` runs at most this many texts at once, this many characters a call,
-# so memory stays bounded and one compiled shape serves texts of any length.
+# With stop strings, generation runs in chunks of this many characters and
+# ends after the chunk in which every text has met one.
+STOP_CHUNK = 64
 
 
 class TextGenerator:
@@ -37,6 +46,10 @@ class TextGenerator:
     user's `keras.Sequential` or functional model (the final `Dense` may
     output logits or a softmax).
 
+    Any `keras_chargen.samplers` sampler chooses the next character
+    (`BeamSampler` for beam search), after the optional logit processors
+    (penalties, bans, a temperature schedule) have changed the logits; the
+    recent ids and the step count they read are carried through the loop.
     A seeded sampler gives the same text on every call, from `generate()`
     and `stream()` alike: the seed state starts from the sampler's `seed`
     each call and is carried through the loop.
@@ -91,33 +104,50 @@ class TextGenerator:
         self._scorer = None
 
     # ------------------------------------------------------------ public API
-    def generate(self, prompts, length=100, sampler=None, stop=None):
+    def generate(self, prompts, length=100, sampler=None, stop=None, processors=None):
         """Continues each prompt by `length` characters.
 
         Args:
             prompts: a `str` or a list of `str` (lengths may differ; `""`
                 starts from the zero state).
             length: int >= 0, characters to add to each prompt.
-            sampler: a `keras_chargen.TemperatureSampler`. Defaults to
-                `TemperatureSampler()` (temperature 1).
+            sampler: any `keras_chargen.samplers` sampler (a `Sampler`
+                subclass, or `BeamSampler` for beam search), or an object
+                with KerasHub's `get_next_token(probabilities)` method.
+                Defaults to `TemperatureSampler()` (temperature 1).
             stop: Optional `str` or list of `str`: each text is cut right
                 after the first stop string in its continuation.
+            processors: Optional `keras_chargen.samplers.LogitProcessor` or
+                list of them (penalties, bans, a temperature schedule),
+                applied in order to each step's logits before the sampler,
+                inside the compiled loop. Defaults to `None`.
 
         Returns:
             A `str` for one prompt, a list of `str` for a list; each is the
-            prompt followed by its continuation.
+            prompt followed by its continuation. With
+            `BeamSampler(return_all_beams=True)`, each prompt's entry is
+            instead a list of `(text, log_probability)` pairs, best first.
+
+        Raises:
+            TypeError: a prompt, `length`, `sampler` or processor of the
+                wrong type.
+            ValueError: a negative `length`; a banned string with a
+                character outside the vocabulary.
         """
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
-        loop_state = self._start(prompts, length, sampler)
-        texts = [""] * len(prompts)
         stops = _as_list(stop)
+        if isinstance(sampler, BeamSampler):
+            out = self._beam(prompts, length, sampler, stops, processors)
+            return out[0] if single else out
+        loop_state, processors = self._start(prompts, length, sampler, processors)
+        texts = [""] * len(prompts)
         # With stop strings, work in chunks so the loop can end early.
-        chunk = length if not stops else min(length, 64)
+        chunk = length if not stops else min(length, STOP_CHUNK)
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            tokens = self._run(sampler, loop_state, n)
+            tokens = self._run(sampler, processors, loop_state, n)
             texts = [
                 t + self.vectorizer.decode(row)
                 for t, row in zip(texts, tokens, strict=True)
@@ -130,20 +160,33 @@ class TextGenerator:
         out = [p + t for p, t in zip(prompts, texts, strict=True)]
         return out[0] if single else out
 
-    def stream(self, prompt, length=100, sampler=None, stop=None, chunk_size=8):
+    def stream(
+        self, prompt, length=100, sampler=None, stop=None, chunk_size=8, processors=None
+    ):
         """Yields the continuation of one prompt piece by piece.
 
-        Same arguments as `generate()`; yields `str` pieces whose
-        concatenation is the continuation (without the prompt).
+        Same arguments as `generate()`; yields `str` pieces of `chunk_size`
+        characters whose concatenation is the continuation (without the
+        prompt), the same text `generate()` gives with the same seed.
+
+        **Note:** with a `BeamSampler` the best beam is only known at the
+        end: the whole continuation (the best beam's) comes as one piece
+        once the search has ended.
         """
         if not isinstance(prompt, str):
             raise TypeError(f"`prompt` must be a str. Received: {prompt!r:.60}")
-        loop_state = self._start([prompt], length, sampler)
+        if isinstance(sampler, BeamSampler):
+            best = BeamSampler(sampler.num_beams, sampler.length_penalty)
+            text = self.generate(prompt, length, best, stop, processors)[len(prompt) :]
+            if text:
+                yield text
+            return
+        loop_state, processors = self._start([prompt], length, sampler, processors)
         stops = _as_list(stop)
         text, done = "", 0
         while done < length:
             n = min(chunk_size, length - done)
-            tokens = self._run(sampler, loop_state, n)
+            tokens = self._run(sampler, processors, loop_state, n)
             piece = self.vectorizer.decode(tokens[0])
             done += n
             cut = _cut(text + piece, stops) if stops else None
@@ -184,13 +227,21 @@ class TextGenerator:
         return self._scorer.score(texts, prompts)
 
     # ------------------------------------------------------------- internals
-    def _start(self, prompts, length, sampler):
+    def _start(self, prompts, length, sampler, processors):
+        """Checks the arguments, runs the prompts; returns the loop state.
+
+        The loop state is `[weights, logits, states, seed_state, recent,
+        step]`, `recent` the last `window_of(processors)` ids of each row.
+        """
         if isinstance(length, bool) or not isinstance(length, int | np.integer):
             raise TypeError(f"`length` must be an int. Received: length={length!r}")
         if length < 0:
             raise ValueError(f"`length` must be >= 0. Received: length={length}")
-        if sampler is not None:
+        if sampler is not None and not isinstance(sampler, BeamSampler):
             loop_sampler(sampler)  # raises TypeError for a non-sampler
+        processors = as_processors(processors)
+        for processor in processors:
+            processor.build(self.vectorizer)
         bad = [p for p in prompts if not isinstance(p, str)]
         if bad or not prompts:
             raise TypeError(
@@ -201,6 +252,10 @@ class TextGenerator:
         ids = np.zeros((len(prompts), width), np.int32)  # left padding
         for row, e in zip(ids, encoded, strict=True):
             row[width - len(e) :] = e
+        window = window_of(processors)
+        recent = np.zeros((len(prompts), window), np.int32)
+        tail = ids[:, -window:]
+        recent[:, window - tail.shape[1] :] = tail
         seed = getattr(sampler, "seed", None)
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "little")
@@ -214,23 +269,60 @@ class TextGenerator:
         logits, states = self._function("prefill", None)(
             weights, ops.convert_to_tensor(ids)
         )
-        return [weights, logits, states, seed_state]
+        recent = ops.convert_to_tensor(recent)
+        step = ops.convert_to_tensor(0, dtype="int32")
+        return [weights, logits, states, seed_state, recent, step], processors
 
-    def _run(self, sampler, loop_state, steps):
-        tokens, *loop_state[1:] = self._function("sample", sampler)(
+    def _run(self, sampler, processors, loop_state, steps):
+        tokens, *loop_state[1:] = self._function("sample", sampler, processors)(
             *loop_state, steps=steps
-        )  # the weights stay; logits, states and seed state move on
+        )  # the weights stay; logits, states, seed state, recent ids move on
         return ops.convert_to_numpy(tokens)
 
-    def _function(self, kind, sampler):
-        sampler = TemperatureSampler() if sampler is None else sampler
-        key = (kind, None if kind == "prefill" else _sampler_key(sampler))
-        if key not in self._functions:
-            fn = (
-                self._prefill
-                if kind == "prefill"
-                else self._sampling_loop(loop_sampler(sampler))
+    def _beam(self, prompts, length, sampler, stops, processors):
+        """Beam search for each prompt: see `keras_chargen.samplers.BeamSampler`."""
+        loop_state, processors = self._start(prompts, length, None, processors)
+        weights, logits, states, _, recent, step = loop_state
+        search = beam_search.BeamSearch(len(prompts), sampler.num_beams)
+        loop_state = [weights, *search.start(logits, states, recent), step]
+        chunk = length if not stops else min(length, STOP_CHUNK)
+        done = 0
+        while done < length:
+            n = min(chunk, length - done)
+            outputs, *loop_state[1:] = self._function("beam", sampler, processors)(
+                *loop_state, steps=n
             )
+            search.add(
+                [ops.convert_to_numpy(x) for x in outputs],
+                ops.convert_to_numpy(loop_state[3]),
+            )
+            done += n
+            if stops and search.all_stopped(self.vectorizer, stops):
+                break
+        beams = search.ranked(self.vectorizer, stops, sampler.length_penalty)
+        if sampler.return_all_beams:
+            return [
+                [(prompt + text, score) for text, score in row]
+                for prompt, row in zip(prompts, beams, strict=True)
+            ]
+        return [prompt + row[0][0] for prompt, row in zip(prompts, beams, strict=True)]
+
+    def _function(self, kind, sampler, processors=()):
+        sampler = TemperatureSampler() if sampler is None else sampler
+        key = (
+            kind,
+            None if kind == "prefill" else _sampler_key(sampler),
+            processors_key(processors),
+        )
+        if key not in self._functions:
+            if kind == "prefill":
+                fn = self._prefill
+            elif kind == "beam":
+                fn = beam_search.beam_loop(
+                    self._stateful, processors, sampler.num_beams
+                )
+            else:
+                fn = self._sampling_loop(loop_sampler(sampler), processors)
             self._functions[key] = compiled(
                 fn,
                 self.model.variables,
@@ -240,32 +332,31 @@ class TextGenerator:
         return self._functions[key]
 
     def _prefill(self, weights, prompt_ids):
-        batch = ops.shape(prompt_ids)[0]
-        logits, states = self._stateful.call_with_state(
-            prompt_ids, self._stateful.initial_state(batch), step_weights=weights
-        )
-        # Prompts are left-padded, so every row's last character is last; an
-        # empty prompt's row is all padding and gives the zero state's logits.
-        return logits[:, -1], states
+        return prefill(self._stateful, weights, prompt_ids)
 
-    def _sampling_loop(self, sampler):
+    def _sampling_loop(self, sampler, processors):
         carrier = self._seed_generator
 
-        def loop(weights, logits, states, seed_state, steps):
+        def loop(weights, logits, states, seed_state, recent, step, steps):
             def body(carry, _):
-                logits, states, seed_state = carry
+                logits, states, seed_state, recent, step = carry
+                logits = apply_processors(processors, logits, recent, step)
                 # The seed state is a loop variable, not a variable write,
                 # so the loop stays a pure function on every backend.
                 mapping = [(carrier.state, seed_state)]
                 with keras.StatelessScope(state_mapping=mapping) as scope:
                     token = ops.cast(sampler(logits, carrier), "int32")
                 seed_state = scope.get_current_value(carrier.state)
+                if processors:  # only processors read the recent ids
+                    recent = ops.concatenate([recent[:, 1:], token[:, None]], axis=1)
                 logits, states = self._stateful.call_with_state(
                     token[:, None], states, step_weights=weights
                 )
-                return (logits[:, 0], states, seed_state), token
+                return (logits[:, 0], states, seed_state, recent, step + 1), token
 
-            carry, tokens = scan(body, (logits, states, seed_state), length=steps)
+            carry, tokens = scan(
+                body, (logits, states, seed_state, recent, step), length=steps
+            )
             return ops.transpose(tokens), *carry
 
         return loop
@@ -291,3 +382,17 @@ def _cut(text, stops):
     """`text` up to and including the first stop string, or None."""
     hits = [text.find(s) + len(s) for s in stops if s and s in text]
     return text[: min(hits)] if hits else None
+
+
+def prefill(stateful, weights, prompt_ids):
+    """The logits after each left-padded prompt, and the states there.
+
+    Shared by `TextGenerator` and the server's engine.
+    """
+    batch = ops.shape(prompt_ids)[0]
+    logits, states = stateful.call_with_state(
+        prompt_ids, stateful.initial_state(batch), step_weights=weights
+    )
+    # Prompts are left-padded, so every row's last character is last; an
+    # empty prompt's row is all padding and gives the zero state's logits.
+    return logits[:, -1], states

@@ -284,6 +284,34 @@ class CharLM(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    @classmethod
+    def from_preset(cls, name):
+        """Loads a trained model shipped with keras_chargen, by name.
+
+        The preset files are inside the package (nothing is downloaded) and
+        load with `safe_mode=True`; `keras_chargen.list_presets()` names
+        them and docs/presets.md says how each was trained.
+
+        Args:
+            name: `str`, one of `keras_chargen.list_presets()`.
+
+        Returns:
+            A `CharLM` with its vocabulary, ready to `generate()`.
+
+        Raises:
+            ValueError: if `name` is not a preset (the message lists them).
+
+        Example:
+
+        ```python
+        model = keras_chargen.CharLM.from_preset("shakespeare")
+        model.generate("ROMEO:", length=200)
+        ```
+        """
+        from keras_chargen.models.presets import load_preset
+
+        return load_preset(name)
+
 
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_chargen.samplers.beam_sampler import BeamSampler
 from keras_chargen.samplers.greedy_sampler import GreedySampler
 from keras_chargen.samplers.min_p_sampler import MinPSampler
 from keras_chargen.samplers.random_sampler import RandomSampler
@@ -13,6 +14,7 @@ from keras_chargen.samplers.typical_sampler import TypicalSampler
 
 # The names `get()` knows, as KerasHub's `samplers.get` names its samplers.
 SAMPLERS = {
+    "beam": BeamSampler,
     "greedy": GreedySampler,
     "min_p": MinPSampler,
     "random": RandomSampler,
@@ -26,8 +28,8 @@ SAMPLERS = {
 def get(identifier):
     """Returns a sampler from its name, its config or the sampler itself.
 
-    As `keras_hub.samplers.get`: a name (`"greedy"`, `"min_p"`, `"random"`,
-    `"temperature"`, `"top_k"`, `"top_p"`, `"typical"`) gives that sampler
+    As `keras_hub.samplers.get`: a name (`"beam"`, `"greedy"`, `"min_p"`,
+    `"random"`, `"temperature"`, `"top_k"`, `"top_p"`, `"typical"`) gives that sampler
     with its default arguments; a dict `{"class_name": ..., "config": {...}}`
     (the `class_name` a name above, a class name such as `"TopPSampler"` or
     a registered name such as `"keras_chargen>TopPSampler"`, as
@@ -66,7 +68,7 @@ def get(identifier):
         return SAMPLERS[identifier]()
     if isinstance(identifier, dict):
         return _from_dict(identifier)
-    if isinstance(identifier, Sampler) or callable(
+    if isinstance(identifier, Sampler | BeamSampler) or callable(
         getattr(identifier, "get_next_token", None)
     ):
         return identifier
@@ -100,7 +102,11 @@ def _class_named(name):
     # A registered name: ours ("keras_chargen>TopPSampler") or a user's own
     # Sampler subclass.
     cls = keras.saving.get_registered_object(name)
-    return cls if isinstance(cls, type) and issubclass(cls, Sampler) else None
+    return (
+        cls
+        if isinstance(cls, type) and issubclass(cls, Sampler | BeamSampler)
+        else None
+    )
 
 
 def _known(names):

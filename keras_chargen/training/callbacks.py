@@ -149,3 +149,29 @@ def read_log(path):
             except (TypeError, ValueError):
                 columns[key].append(math.nan)
     return columns
+
+
+# Why a `keras_chargen.train` run ended, as the summary, the log and the
+# figure name it.
+STOP_REASONS = ("NaN loss", "time budget", "early stopping", "epoch limit")
+
+
+def stop_reason(history, epochs, time_limit=None, early_stopping=None):
+    """Why training stopped: one of `STOP_REASONS`.
+
+    Args:
+        history: the run's per-epoch logs (`read_log`), resumed epochs included.
+        epochs: the epoch count `model.fit` was given.
+        time_limit: the run's `TimeLimit`, if any.
+        early_stopping: the run's `keras.callbacks.EarlyStopping`, if any.
+    """
+    losses = history.get("loss", [])
+    # TerminateOnNaN ends the epoch at the first NaN batch; that epoch's mean
+    # loss is then NaN (or inf) in the log.
+    if losses and not math.isfinite(losses[-1]):
+        return "NaN loss"
+    if time_limit is not None and time_limit.stopped:
+        return "time budget"
+    if early_stopping is not None and early_stopping.stopped_epoch > 0:
+        return "early stopping"
+    return "epoch limit"

@@ -1,19 +1,28 @@
 """`train`: corpus -> one `.keras` file, a log, a plot and samples."""
 
+import contextlib
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 
 import keras
 
-from keras_chargen.data.corpus import load_corpus
-from keras_chargen.data.datasets import make_datasets
+from keras_chargen.data.training_data import load_training_data
 from keras_chargen.generation.text_generator import TextGenerator
-from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
-from keras_chargen.models.saving import save_model
+from keras_chargen.models.loading import load_model
+from keras_chargen.models.presets import describe_source, resolve_model
+from keras_chargen.models.saving import (
+    remove_temporary_files,
+    replace_atomically,
+    save_model,
+)
+from keras_chargen.models.vocabulary_extension import (
+    architecture_of,
+    check_architecture,
+    copy_weights,
+)
 from keras_chargen.plots.history import plot_history
 from keras_chargen.samplers.temperature_sampler import TemperatureSampler
 from keras_chargen.training.callbacks import (
@@ -21,10 +30,17 @@ from keras_chargen.training.callbacks import (
     ProgressLogger,
     TimeLimit,
     read_log,
+    stop_reason,
 )
+from keras_chargen.training.distributed import join_cluster, training_scope
+from keras_chargen.training.run_backup import RunBackup
+from keras_chargen.training.run_lock import RunLock
 from keras_chargen.training.run_settings import (
+    SIZE_RULE,
     check_settings,
+    corpus_size_defaults,
     describe_corpus,
+    epoch_limit,
     paths_beside,
     resolve_resume,
 )
@@ -38,6 +54,8 @@ _LN2 = math.log(2)
 # 2.123, while a cosine over the whole budget ended worse (2.188).
 _ANNEAL_TO = 0.1
 _ANNEAL_FROM = 0.8
+# The callbacks that write files: with `distributed`, process 0's only.
+_WRITERS = (AtomicCheckpoint, keras.callbacks.CSVLogger, RunBackup)
 
 
 def train(
@@ -45,7 +63,7 @@ def train(
     output="run.keras",
     *,
     text=None,
-    epochs=20,
+    epochs=None,
     minutes=None,
     anneal=True,
     seed=1337,
@@ -57,10 +75,12 @@ def train(
     clipnorm=1.0,
     patience=3,
     resume=False,
+    init_from=None,
     sample_prompts=("\n",),
     temperatures=(0.2, 0.5, 1.0),
     sample_length=200,
     verbose="auto",
+    distributed=False,
     **hyperparameters,
 ):
     """Trains a character model on a corpus, the whole recipe in one call.
@@ -79,6 +99,10 @@ def train(
     - `<stem>.csv`: per-epoch metrics; `<stem>.png`: the training figure.
     - `<stem>.backup/`: while training runs, the state `resume=True` picks
       up after a crash or a kill; removed when training ends.
+    - `<output>.lock` (e.g. `run.keras.lock`): while training runs, the
+      lock that makes a second run on the same `output` refuse to start
+      (`keras_chargen.training.run_lock.RunLock`); a killed run's lock is
+      released by the kernel, so it never blocks the next run.
 
     Callbacks: the checkpoint above, `ReduceLROnPlateau`, `EarlyStopping`
     (best weights restored), `BackupAndRestore`, `TerminateOnNaN`,
@@ -94,9 +118,12 @@ def train(
             run settings (and the summary's `"corpus"`) record it as
             `"<text: N characters, sha256 ...>"`, so `resume=True` checks
             that it is the same text. Defaults to `None`.
-        epochs: int, at most this many epochs. Defaults to `20`.
+        epochs: Optional int, at most this many epochs. Defaults to `None`:
+            with `minutes`, no epoch limit (the run lasts for the budget,
+            unless early stopping ends it sooner); without, 20 epochs.
         minutes: Optional float wall-clock budget; training stops cleanly
-            within the epoch that reaches it. Defaults to `None`.
+            within the epoch that reaches it. An explicit `epochs` still
+            caps the run. Defaults to `None`.
         anneal: bool, with a `minutes` budget, keep the learning rate for
             the first 80% of the budget, then lower it along a half cosine
             to 10% of its value at the end. Defaults to `True`.
@@ -110,20 +137,41 @@ def train(
             is halved; early stopping waits twice as long. Defaults to `3`.
         resume: bool, continue an interrupted run with the same settings.
             Defaults to `False`.
+        init_from: Optional starting point, to fine-tune instead of training
+            from scratch: a `CharLM`, a `.keras` path or a preset name
+            (`keras_chargen.list_presets()`). Its architecture is kept
+            (`embedding_dim`, `lstm_units`, `num_layers`, `cell`,
+            `layer_norm` must be left out or match); characters of the new
+            text it has not seen extend its vocabulary (old ids keep their
+            ids and weights). `dropout` and `learning_rate` may be changed.
+            Defaults to `None`.
         sample_prompts, temperatures, sample_length: the samples printed
             after each epoch and at the end when verbose.
         verbose: `"auto"`, 0, 1 or 2 as in `model.fit`. Defaults to `"auto"`.
+        distributed: data-parallel training over processes and machines
+            (JAX backend): `True` reads the coordinator address, number of
+            processes and process id from `KERAS_DISTRIBUTION_JOB_ADDRESSES`,
+            `KERAS_DISTRIBUTION_NUM_PROCESSES`, `KERAS_DISTRIBUTION_PROCESS_ID`
+            (or JAX's cluster detection); a dict gives any of
+            `"coordinator_address"`, `"num_processes"`, `"process_id"`. Every
+            process calls `train` with the same arguments; `batch_size` is
+            the global batch, shared evenly; process 0 writes the files and
+            prints the samples. See `docs/scaling.md`. Not with `minutes` or
+            `resume`. Defaults to `False`.
 
     Returns:
         `(model, summary)`: the trained `CharLM` (best weights) and a
-        JSON-serialisable dict of the run's figures and file paths.
+        JSON-serialisable dict of the run's figures and file paths. With
+        `distributed`, processes other than 0 return `(model, None)`: the
+        model with the same weights, no files.
 
     Raises:
         ValueError: on a bad setting, both `corpus` and `text`, or a leftover
             backup without `resume`.
         TypeError: if `text` is not a `str`.
         keras_chargen.CorpusError: if the corpus cannot be read.
-        OSError: if the output folder is not writable.
+        OSError: if the output folder is not writable, or (as a
+            `RunLockedError`) if another live run writes `output`.
 
     Example:
 
@@ -141,77 +189,152 @@ def train(
         corpus=describe_corpus(corpus, text), seed=seed,
         sequence_length=sequence_length, batch_size=batch_size,
         validation_split=validation_split, cell=cell, layer_norm=layer_norm,
-        clipnorm=clipnorm, **hyperparameters,
+        clipnorm=clipnorm, init_from=None, **hyperparameters,
     )  # fmt: skip
-    check_settings(output, epochs, minutes, validation_split, patience, hyperparameters)
-    paths = paths_beside(output)
-    settings = resolve_resume(paths, settings, resume)
+    # With `distributed`, every process trains; only process 0 writes files.
+    cluster = join_cluster(distributed, batch_size, minutes=minutes, resume=resume)
+    writes = cluster is None or cluster.is_chief
+    probe = output if writes else cluster.probe_path(output)
+    check_settings(probe, epochs, minutes, validation_split, patience, hyperparameters)
+    init = None
+    if init_from is not None:
+        init = resolve_model(init_from)
+        requested = dict(hyperparameters, cell=cell, layer_norm=layer_norm)
+        check_architecture(init, requested)
+        settings["init_from"] = describe_source(init_from)
+    # One writer per output: a second run on it refuses (RunLockedError).
+    with RunLock(output, what="training run") if writes else contextlib.nullcontext():
+        paths = paths_beside(output)
+        if writes:
+            settings = resolve_resume(paths, settings, resume)
 
-    keras.utils.set_random_seed(seed)
-    if text is None:
-        text = load_corpus(settings["corpus"], verbose=bool(verbose))
-    vectorizer = CharVectorizer()
-    vectorizer.adapt(text)
-    train_ds, val_ds = make_datasets(
-        text, vectorizer, sequence_length, batch_size, validation_split, seed=seed
-    )
-    fixed = {k: settings[k] for k in SEARCH_SPACE if k in settings}
-    model = build_char_lstm(
-        vectorizer=vectorizer,
-        cell=cell,
-        layer_norm=layer_norm,
-        clipnorm=clipnorm,
-        **fixed,
-    )
-    paths["backup"].mkdir(parents=True, exist_ok=True)
-    (paths["backup"] / "settings.json").write_text(json.dumps(settings, indent=1))
-    if not resume:
-        paths["log"].unlink(missing_ok=True)
+        epoch_count = epoch_limit(epochs, minutes)
 
-    previous = read_log(paths["log"])
-    checkpoint = AtomicCheckpoint(
-        output, best=min(previous.get("val_loss", []), default=math.inf)
-    )
-    time_limit = None
-    if minutes:
-        anneal_to = _ANNEAL_TO if anneal else None
-        time_limit = TimeLimit(minutes, anneal_to=anneal_to, anneal_from=_ANNEAL_FROM)
-    callbacks = [
-        ProgressLogger(max(previous.get("wall_minutes", []), default=0.0)),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=patience, min_lr=1e-5),
-        keras.callbacks.EarlyStopping(patience=2 * patience, restore_best_weights=True),
-        checkpoint,
-        keras.callbacks.BackupAndRestore(str(paths["backup"])),
-        keras.callbacks.CSVLogger(str(paths["log"]), append=True),
-        *([time_limit] if time_limit else []),
-    ]
-    if verbose:
-        callbacks.append(
-            SampleTextCallback(sample_prompts, 100, temperatures[-1:], seed=seed)
+        keras.utils.set_random_seed(seed)
+        # `text`: a str, or a PreparedCorpus read through memory maps; len() works.
+        # With `init`, its ids are kept and the corpus's new characters follow.
+        text, vectorizer, train_ds, val_ds = load_training_data(
+            settings["corpus"] if text is None else None, text,
+            sequence_length, batch_size, validation_split, seed=seed,
+            verbose=bool(verbose), extend=None if init is None else init.vectorizer,
+        )  # fmt: skip
+        if cluster is not None:  # this process's share of every global batch
+            train_ds = cluster.local_batches(train_ds, batch_size)
+            val_ds = cluster.local_batches(val_ds, batch_size)
+        fixed = {k: settings[k] for k in SEARCH_SPACE if k in settings}
+        # Explicit settings win; the rest may come from the corpus' length.
+        from_size = {
+            k: v for k, v in corpus_size_defaults(len(text)).items() if k not in fixed
+        }
+        fixed.update(from_size)
+        if init is not None:
+            fixed.update(architecture_of(init))
+            cell, layer_norm = fixed.pop("cell"), fixed.pop("layer_norm")
+        with training_scope(cluster):  # replicated variables when distributed
+            model = build_char_lstm(
+                vectorizer=vectorizer,
+                cell=cell,
+                layer_norm=layer_norm,
+                clipnorm=clipnorm,
+                **fixed,
+            )
+        if init is not None:
+            copy_weights(init, model)
+        backup = RunBackup(paths["backup"], log_path=paths["log"])
+        initial_epoch, previous = 0, {}
+        if writes:
+            if not resume:  # a new run: nothing of an older one
+                backup.delete()
+                paths["log"].unlink(missing_ok=True)
+            # What killed saves left (we hold the lock).
+            for path in (output, paths["log"], paths["plot"]):
+                remove_temporary_files(path)
+            paths["backup"].mkdir(parents=True, exist_ok=True)
+            replace_atomically(
+                paths["backup"] / "settings.json",
+                lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=1)),
+            )
+            initial_epoch = backup.restore(model)  # 0 for a new run
+            previous = read_log(paths["log"])
+
+        checkpoint = AtomicCheckpoint(
+            output, best=min(previous.get("val_loss", []), default=math.inf)
         )
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-        verbose=verbose, shuffle=False,  # the dataset shuffles itself
-    )  # fmt: skip
-    if not output.exists():  # no finite validation loss: keep the last weights
-        save_model(model, output)
-    model = keras.saving.load_model(output)
-    shutil.rmtree(paths["backup"], ignore_errors=True)
+        time_limit = None
+        if minutes:
+            anneal_to = _ANNEAL_TO if anneal else None
+            time_limit = TimeLimit(
+                minutes, anneal_to=anneal_to, anneal_from=_ANNEAL_FROM
+            )
+        early_stopping = keras.callbacks.EarlyStopping(
+            patience=2 * patience, restore_best_weights=True
+        )
+        callbacks = [
+            ProgressLogger(max(previous.get("wall_minutes", []), default=0.0)),
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.ReduceLROnPlateau(
+                factor=0.5, patience=patience, min_lr=1e-5
+            ),
+            early_stopping,
+            checkpoint,
+            keras.callbacks.CSVLogger(str(paths["log"]), append=True),
+            backup,  # after the log (see RunBackup)
+            *([time_limit] if time_limit else []),
+        ]
+        if cluster is not None:  # the files are process 0's
+            callbacks = cluster.callbacks(callbacks, writers=_WRITERS)
+        if verbose and cluster is None:  # samples are generated out of the cluster
+            callbacks.append(
+                SampleTextCallback(sample_prompts, 100, temperatures[-1:], seed=seed)
+            )
+        with training_scope(cluster):
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=epoch_count,
+                callbacks=callbacks, initial_epoch=initial_epoch, verbose=verbose,
+                shuffle=False,  # the dataset shuffles itself
+            )  # fmt: skip
+        if not writes:
+            return model, None
+        if not output.exists():  # no finite validation loss: keep the last weights
+            save_model(model, output)
+        model = load_model(output)  # checked, safe_mode=True
+        backup.delete()
 
-    history = read_log(paths["log"])
-    corpus = settings["corpus"]
-    summary = _summary(history, model, output, paths, corpus, text, started, time_limit)
-    plot_history(history, paths["plot"], title=f"{output.name} on {corpus}", summary={
-        "corpus characters": f"{len(text):,}",
-        "vocabulary size": model.vocabulary_size,
-        "parameters": f"{model.count_params():,}",
-        "wall time": f"{summary['wall_seconds'] / 60:.1f} min",
-        "LSTM loop": _short_loop(model, summary["backend"]),
-    })  # fmt: skip
-    if verbose:
-        _print_samples(model, sample_prompts, temperatures, sample_length, seed)
-    return model, summary
+        history = read_log(paths["log"])
+        corpus = settings["corpus"]
+        summary = _summary(
+            history, model, output, paths, corpus, text, started, time_limit
+        )
+        summary["stop_reason"] = stop_reason(
+            history, epoch_count, time_limit, early_stopping
+        )
+        summary["corpus_size_defaults"] = from_size
+        summary["corpus_size_rule"] = SIZE_RULE
+        summary["init_from"] = settings.get("init_from")
+        summary["num_processes"] = 1 if cluster is None else cluster.num_processes
+        stopped = _describe_stop(summary)
+        plot_history(history, paths["plot"], title=f"{output.name} on {corpus}", summary={
+            "corpus characters": f"{len(text):,}",
+            "vocabulary size": model.vocabulary_size,
+            "parameters": f"{model.count_params():,}",
+            "wall time": f"{summary['wall_seconds'] / 60:.1f} min",
+            "stopped by": stopped,
+            **{f"{k} (corpus size)": v for k, v in from_size.items()},
+            **({"fine-tuned from": settings["init_from"]} if init else {}),
+            "LSTM loop": _short_loop(model, summary["backend"]),
+        })  # fmt: skip
+        if verbose:
+            print(f"Training stopped by {stopped}.")
+            _print_samples(model, sample_prompts, temperatures, sample_length, seed)
+        return model, summary
+
+
+def _describe_stop(summary):
+    """`"time budget after 15.0 min (52 epochs)"`: the figure's and log's line."""
+    return (
+        f"{summary['stop_reason']} after {summary['wall_seconds'] / 60:.1f} min "
+        f"({summary['epochs']} epochs)"
+    )
 
 
 def _summary(history, model, output, paths, corpus, text, started, time_limit):

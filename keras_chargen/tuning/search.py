@@ -5,13 +5,15 @@ import os
 import shutil
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 from keras_chargen.data.corpus import load_corpus
 from keras_chargen.data.datasets import make_datasets
 from keras_chargen.layers.char_vectorizer import CharVectorizer
 from keras_chargen.models.build_char_lstm import SEARCH_SPACE
-from keras_chargen.models.saving import replace_atomically
+from keras_chargen.models.saving import remove_temporary_files, replace_atomically
+from keras_chargen.training.run_lock import RunLock
 from keras_chargen.tuning.compat import write_json
 from keras_chargen.tuning.results import results_rows, write_results
 from keras_chargen.tuning.tuner import make_tuner
@@ -29,6 +31,11 @@ DEFAULT_SEARCH_SPACE = {
 TUNERS = ("hyperband", "bayesian", "random")
 # Settings a resumed search must share with the search it continues.
 _RESUME_SETTINGS = ("corpus", "tuner", "epochs", "sequence_length", "batch_size")
+# The files of a project (and of its `trial_*` folders) written atomically.
+_PROJECT_FILES = (
+    "oracle.json", "settings.json", "results.csv", "results.png", "trial.json",
+    "model.keras",
+)  # fmt: skip
 # KerasTuner's distributed set-up, read (never written) from the environment.
 _DISTRIBUTED = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
@@ -68,7 +75,10 @@ def search(
       `keras-chargen generate`.
 
     Running again without `overwrite` continues the project: finished
-    trials are not re-run (KerasTuner's own reload). With
+    trials are not re-run (KerasTuner's own reload), also after a kill.
+    While a search runs it holds `<directory>/<project_name>.lock`
+    (`keras_chargen.training.run_lock.RunLock`): a second search on the same
+    project refuses to start; a killed one releases it. With
     `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`
     set, this process is the chief or a worker of a distributed search. They
     are only read, never set: give all three, with
@@ -110,6 +120,8 @@ def search(
         ValueError: on a bad setting, when resuming with changed settings,
             or when a distributed set-up misses one of the three variables.
         keras_chargen.CorpusError: if the corpus cannot be read.
+        OSError: as a `RunLockedError`, when another live search runs this
+            project; or when the project folder is not writable.
         RuntimeError: when three trials in a row fail (KerasTuner's
             `max_consecutive_failed_trials`): likely not a bad configuration.
 
@@ -132,53 +144,67 @@ def search(
         sequence_length=sequence_length, batch_size=batch_size, search_space=space,
     )  # fmt: skip
     settings = json.loads(json.dumps(settings))
-    if not overwrite:
-        _check_resume(project / "settings.json", settings)
+    if role != "worker":  # the chief owns the project's files
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    # One search per project: a second one on it refuses (RunLockedError).
+    lock = RunLock(project, what="search") if role != "worker" else nullcontext()
+    with lock:
+        if not overwrite:
+            _check_resume(project / "settings.json", settings)
+        _remove_temporary_files(project, output)
 
-    text = load_corpus(corpus, verbose=bool(verbose))
-    vectorizer = CharVectorizer()
-    vectorizer.adapt(text)
-    train_ds, val_ds = make_datasets(
-        text, vectorizer, sequence_length, batch_size, 0.1, seed=seed
-    )
-    deadline = started + 60 * minutes if minutes else None
-    tuner_ = make_tuner(
-        tuner, space, vectorizer, epochs, max_trials, seed, deadline,
-        directory, project_name, overwrite=overwrite and role != "worker",
-    )  # fmt: skip
-    if role == "worker":  # the chief owns the project's files
-        tuner_.search(train_ds, val_ds, verbose=verbose)
-        return {"role": role, "wall_seconds": round(time.monotonic() - started, 1)}
-    project = Path(tuner_.project_dir)  # created again after `overwrite`
-    write_json(project / "settings.json", settings)
-    paths = {"csv": project / "results.csv", "plot": project / "results.png"}
-    try:
-        tuner_.search(train_ds, val_ds, verbose=verbose)
-    except BaseException:  # Ctrl-C included: keep the results so far
-        write_results(results_rows(tuner_.oracle), paths, space)
-        raise
-    rows = results_rows(tuner_.oracle)
-    table = write_results(rows, paths, space)
-    best = tuner_.oracle.get_best_trials(1)
-    best = best[0] if best and best[0].status == "COMPLETED" else None
-    if best is not None:
-        checkpoint = Path(tuner_.get_trial_dir(best.trial_id)) / "model.keras"
-        replace_atomically(output, lambda tmp: shutil.copyfile(checkpoint, tmp))
-    best_row = next((r for r in rows if best and r["trial"] == best.trial_id), {})
-    return {
-        "role": role,
-        "trials": rows,
-        "table": table,
-        "best_trial": best_row.get("trial"),
-        "best_hyperparameters": {k: best_row[k] for k in SEARCH_SPACE if best_row},
-        "best_val_perplexity": best_row.get("val_perplexity"),
-        "best_val_bits_per_char": best_row.get("val_bits_per_char"),
-        "model_path": str(output) if best else None,
-        "csv_path": str(paths["csv"]),
-        "plot_path": str(paths["plot"]),
-        "wall_seconds": round(time.monotonic() - started, 1),
-        "stopped_by_time_limit": tuner_.oracle.stopped_by_time_limit,
-    }
+        text = load_corpus(corpus, verbose=bool(verbose))
+        vectorizer = CharVectorizer()
+        vectorizer.adapt(text)
+        train_ds, val_ds = make_datasets(
+            text, vectorizer, sequence_length, batch_size, 0.1, seed=seed
+        )
+        deadline = started + 60 * minutes if minutes else None
+        tuner_ = make_tuner(
+            tuner, space, vectorizer, epochs, max_trials, seed, deadline,
+            directory, project_name, overwrite=overwrite and role != "worker",
+        )  # fmt: skip
+        if role == "worker":  # the chief owns the project's files
+            tuner_.search(train_ds, val_ds, verbose=verbose)
+            return {"role": role, "wall_seconds": round(time.monotonic() - started, 1)}
+        project = Path(tuner_.project_dir)  # created again after `overwrite`
+        write_json(project / "settings.json", settings)
+        paths = {"csv": project / "results.csv", "plot": project / "results.png"}
+        try:
+            tuner_.search(train_ds, val_ds, verbose=verbose)
+        except BaseException:  # Ctrl-C included: keep the results so far
+            write_results(results_rows(tuner_.oracle), paths, space)
+            raise
+        rows = results_rows(tuner_.oracle)
+        table = write_results(rows, paths, space)
+        best = tuner_.oracle.get_best_trials(1)
+        best = best[0] if best and best[0].status == "COMPLETED" else None
+        if best is not None:
+            checkpoint = Path(tuner_.get_trial_dir(best.trial_id)) / "model.keras"
+            replace_atomically(output, lambda tmp: shutil.copyfile(checkpoint, tmp))
+        best_row = next((r for r in rows if best and r["trial"] == best.trial_id), {})
+        return {
+            "role": role,
+            "trials": rows,
+            "table": table,
+            "best_trial": best_row.get("trial"),
+            "best_hyperparameters": {k: best_row[k] for k in SEARCH_SPACE if best_row},
+            "best_val_perplexity": best_row.get("val_perplexity"),
+            "best_val_bits_per_char": best_row.get("val_bits_per_char"),
+            "model_path": str(output) if best else None,
+            "csv_path": str(paths["csv"]),
+            "plot_path": str(paths["plot"]),
+            "wall_seconds": round(time.monotonic() - started, 1),
+            "stopped_by_time_limit": tuner_.oracle.stopped_by_time_limit,
+        }
+
+
+def _remove_temporary_files(project, output):
+    """What the atomic writes of killed searches left (we hold the lock)."""
+    remove_temporary_files(output)
+    for folder in (project, *project.glob("trial_*")):
+        for name in _PROJECT_FILES:
+            remove_temporary_files(folder / name)
 
 
 def _check_settings(tuner, max_trials, epochs, minutes, search_space):

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 
 from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.models.loading import load_model
 from keras_chargen.training.callbacks import AtomicCheckpoint, TimeLimit
 from keras_chargen.tuning import compat
 
@@ -101,9 +102,9 @@ def _tuner_class():
             keras.utils.set_random_seed(self.seed)
             values = trial.hyperparameters.values
             if "tuner/trial_id" in values:  # a Hyperband round continues a trial
-                model = keras.saving.load_model(
-                    self._model_path(values["tuner/trial_id"])
-                )
+                # Checked, and safe_mode=True: the project folder may have
+                # been copied from elsewhere.
+                model = load_model(self._model_path(values["tuner/trial_id"]))
             else:
                 model = self.hypermodel.build(trial.hyperparameters)
             initial_epoch = values.get("tuner/initial_epoch", 0)
