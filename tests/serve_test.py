@@ -440,6 +440,13 @@ def test_serve_a_missing_file_is_one_line_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "does not exist" in err
 
 
+def test_serve_an_unknown_preset_lists_the_presets(capsys):
+    code = run_cli(["serve", "--preset", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "'nope'" in err and "shakespeare" in err
+
+
 def test_serve_on_a_port_in_use_is_one_line_exit_2(model_file, capsys):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

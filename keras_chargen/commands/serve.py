@@ -2,7 +2,12 @@
 
 import sys
 
-from keras_chargen.commands.common import CliError, load_char_model, positive_int
+from keras_chargen.commands.common import (
+    CliError,
+    add_model_argument,
+    load_model_argument,
+    positive_int,
+)
 
 
 def add_parser(subparsers):
@@ -17,7 +22,7 @@ def add_parser(subparsers):
         "playground page at / and the OpenAPI schema at /docs. Requests that "
         "run at the same time are batched together. Needs the `serve` extra.",
     )
-    p.add_argument("model", help="a .keras file written by `keras-chargen train`")
+    add_model_argument(p)
     p.add_argument(
         "--host",
         default="127.0.0.1",
@@ -94,7 +99,13 @@ def run(args):
             f"`serve` needs the serve extra ({error.name} is missing): "
             'pip install "keras-chargen[serve]"'
         ) from None
-    model = load_char_model(args.model)
+    model = load_model_argument(args)
+    if args.preset is not None:  # /v1/model names and hashes the shipped file
+        from keras_chargen.models.presets import preset_file
+
+        model_path = preset_file(args.preset)
+    else:
+        model_path = args.model
     limits = Limits(
         max_length=args.max_length,
         max_prompt_chars=args.max_prompt_chars,
@@ -103,7 +114,7 @@ def run(args):
     )
     app = create_app(
         model,
-        model_path=args.model,
+        model_path=model_path,
         limits=limits,
         chunk_size=args.chunk_size,
         max_batch=args.max_batch,

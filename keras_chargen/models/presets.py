@@ -30,6 +30,11 @@ def list_presets():
     return tuple(sorted(PRESETS))
 
 
+def preset_file(name):
+    """The path of the file shipped for the preset `name` (a known name)."""
+    return PRESETS_DIR / PRESETS[name][0]
+
+
 def load_preset(name):
     """Loads the preset `name` as a `keras_chargen.CharLM`.
 
@@ -47,8 +52,7 @@ def load_preset(name):
         raise ValueError(
             f"Unknown preset {name!r}. Presets: {', '.join(list_presets())}"
         )
-    filename, sha256, _ = PRESETS[name]
-    path = PRESETS_DIR / filename
+    path, sha256 = preset_file(name), PRESETS[name][1]
     if not path.is_file():
         raise ValueError(f"Preset {name!r}: its file {str(path)!r} is missing")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
