@@ -31,6 +31,7 @@ from keras_chargen.data.sources import (
 from keras_chargen.data.split import split_sizes
 from keras_chargen.layers.char_table import codepoints
 from keras_chargen.layers.reserved_ids import NUM_RESERVED_IDS
+from keras_chargen.models.saving import fsync_path
 from keras_chargen.training.run_lock import RunLock
 
 _CODE_POINTS = 0x110000
@@ -282,7 +283,7 @@ def _write(files, sources, counts, settings, folder, progress):
         "sources": sources,
     }
     _write_json(folder / MANIFEST, manifest)
-    _fsync_folder(folder)
+    fsync_path(folder)
     return manifest
 
 
@@ -403,14 +404,6 @@ def _write_json(path, data):
         os.fsync(file.fileno())
 
 
-def _fsync_folder(folder):
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _move_into_place(temporary, output):
     """Renames the finished folder to `output`, replacing an older one."""
     old = None
@@ -418,7 +411,7 @@ def _move_into_place(temporary, output):
         old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:12]}")
         os.replace(output, old)
     os.replace(temporary, output)
-    _fsync_folder(output.parent)
+    fsync_path(output.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

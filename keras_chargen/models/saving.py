@@ -77,7 +77,7 @@ def replace_atomically(path, write, suffix=None):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600 files
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
@@ -110,7 +110,8 @@ def remove_temporary_files(path):
     return removed
 
 
-def _fsync(filepath):
+def fsync_path(filepath):
+    """Flushes a file or a folder (its entries) to disk."""
     fd = os.open(filepath, os.O_RDONLY)
     try:
         os.fsync(fd)
