@@ -87,6 +87,11 @@ def main():
     parser.add_argument("--embedding-dim", type=int)
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument(
+        "--variational-dropout", type=flag, metavar="{0,1}",
+        help="override variational_dropout",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cell", choices=("lstm", "gru"))
     parser.add_argument(
@@ -116,6 +121,8 @@ def main():
             ("embedding_dim", args.embedding_dim),
             ("dropout", args.dropout),
             ("learning_rate", args.learning_rate),
+            ("weight_decay", args.weight_decay),
+            ("variational_dropout", args.variational_dropout),
             ("cell", args.cell),
             ("layer_norm", args.layer_norm),
             ("anneal", args.anneal),

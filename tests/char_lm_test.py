@@ -65,6 +65,7 @@ def test_config_holds_every_argument(vectorizer):
         dropout=0.0,
         cell="gru",
         layer_norm=True,
+        variational_dropout=True,
         name="tiny",
     )
     config = model.get_config()
@@ -78,6 +79,7 @@ def test_config_holds_every_argument(vectorizer):
         "units": 8,
         "num_layers": 1,
         "dropout": 0.0,
+        "variational_dropout": True,
         "cell": "gru",
         "layer_norm": True,
         "use_fused_lstm": "auto",

@@ -7,6 +7,7 @@ from keras_chargen.commands.common import (
     CliError,
     fraction,
     library_default,
+    non_negative_float,
     positive_float,
     positive_int,
 )
@@ -88,6 +89,18 @@ def add_parser(subparsers):
         "--layer-norm",
         "LayerNormalization after each recurrent layer",
         action="store_true",
+    )
+    option(
+        "--weight-decay",
+        "AdamW's decoupled weight decay, 0 for plain Adam (default: from the "
+        "corpus' length, see docs/benchmarks.md)",
+        type=non_negative_float,
+    )
+    option(
+        "--variational-dropout",
+        "one dropout mask per sequence instead of one per time step; "
+        "--no-variational-dropout turns it off (default: from the corpus' length)",
+        action=argparse.BooleanOptionalAction,
     )
     option(
         "--resume",
@@ -210,6 +223,8 @@ def run(args):
             validation_split=args.validation_split,
             cell=args.cell,
             layer_norm=args.layer_norm,
+            weight_decay=args.weight_decay,
+            variational_dropout=args.variational_dropout,
             resume=args.resume,
             init_from=args.init_from,
             verbose=0 if args.quiet else "auto",

@@ -43,6 +43,8 @@ def build_char_lstm(
     cell="lstm",
     layer_norm=False,
     clipnorm=1.0,
+    weight_decay=0.0,
+    variational_dropout=False,
     **fixed,
 ):
     """Builds and compiles a `CharLM`; usable as a KerasTuner build function.
@@ -62,7 +64,7 @@ def build_char_lstm(
 
     The model maps int ids `(batch, time)` to logits
     `(batch, time, vocabulary_size)`. It is compiled with Adam (gradient
-    clipping by `clipnorm`), sparse categorical cross-entropy from logits
+    clipping by `clipnorm`; AdamW when `weight_decay` > 0), sparse categorical cross-entropy from logits
     that ignores padding (id 0), and the metrics `PerplexityMetric`,
     `BitsPerCharacter` and accuracy.
 
@@ -74,6 +76,11 @@ def build_char_lstm(
         cell: `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         layer_norm: bool. Defaults to `False`.
         clipnorm: Optional float, Adam's gradient-norm clip. Defaults to `1.0`.
+        weight_decay: float >= 0, AdamW's decoupled weight decay (each step
+            multiplies the weights by `1 - learning_rate * weight_decay`);
+            `0` compiles plain Adam. Defaults to `0.0`.
+        variational_dropout: bool, one dropout mask per sequence (see
+            `CharLM`). Defaults to `False`.
         **fixed: fixed values for hyperparameters of the table above.
 
     Returns:
@@ -92,6 +99,15 @@ def build_char_lstm(
             f"Unknown hyperparameter(s): the known ones are {sorted(SEARCH_SPACE)}. "
             f"Received: {unknown}"
         )
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, int | float)
+        or not weight_decay >= 0
+    ):
+        raise ValueError(
+            "`weight_decay` must be a number >= 0. "
+            f"Received: weight_decay={weight_decay!r}"
+        )
     hp = _Defaults() if hp is None else hp
     values = {}
     for name, (kind, default, search) in SEARCH_SPACE.items():
@@ -108,9 +124,16 @@ def build_char_lstm(
         dropout=values["dropout"],
         cell=cell,
         layer_norm=layer_norm,
+        variational_dropout=variational_dropout,
     )
+    if weight_decay:
+        optimizer = keras.optimizers.AdamW(
+            values["learning_rate"], weight_decay=weight_decay, clipnorm=clipnorm
+        )
+    else:
+        optimizer = keras.optimizers.Adam(values["learning_rate"], clipnorm=clipnorm)
     model.compile(
-        optimizer=keras.optimizers.Adam(values["learning_rate"], clipnorm=clipnorm),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, ignore_class=0
         ),

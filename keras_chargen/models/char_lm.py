@@ -24,7 +24,11 @@ class CharLM(keras.Model):
 
     Dropout is applied to each recurrent layer's inputs and to the output
     features, never as `recurrent_dropout`, which would disable the fused
-    cuDNN kernel on GPU and force a slower unfused cell on CPU.
+    cuDNN kernel on GPU and force a slower unfused cell on CPU. With
+    `variational_dropout=True` each sequence keeps one dropout mask for all
+    its time steps (the same features dropped at every step, as in Gal and
+    Ghahramani's variational RNN dropout and AWD-LSTM's locked dropout)
+    instead of a new mask per step.
 
     Usually built and compiled by `keras_chargen.build_char_lstm`.
 
@@ -37,6 +41,8 @@ class CharLM(keras.Model):
         units: int, units per recurrent layer. Defaults to `256`.
         num_layers: int, recurrent layers. Defaults to `2`.
         dropout: float in `[0, 1)`. Defaults to `0.1`.
+        variational_dropout: bool, one dropout mask per sequence instead
+            of one per time step. Defaults to `False`.
         cell: `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         layer_norm: bool, `LayerNormalization` after each recurrent layer.
             Defaults to `False`.
@@ -80,6 +86,7 @@ class CharLM(keras.Model):
         cell="lstm",
         layer_norm=False,
         use_fused_lstm="auto",
+        variational_dropout=False,
         training_matmul_dtype="auto",
         **kwargs,
     ):
@@ -110,6 +117,11 @@ class CharLM(keras.Model):
             raise ValueError(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )
+        if not isinstance(variational_dropout, bool):
+            raise ValueError(
+                "`variational_dropout` must be a bool. Received: "
+                f"variational_dropout={variational_dropout!r}"
+            )
         if cell not in _CELLS:
             raise ValueError(
                 f"`cell` must be one of {sorted(_CELLS)}. Received: cell={cell!r}"
@@ -139,16 +151,26 @@ class CharLM(keras.Model):
         )
         x = embedding(token_ids)
         between = []  # the layers after the embedding, in order
+        # Variational: one mask per (row, feature), shared by all time steps.
+        noise_shape = (None, 1, None) if variational_dropout else None
         for i in range(num_layers):
             if dropout:
-                between.append(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
+                between.append(
+                    keras.layers.Dropout(
+                        dropout, noise_shape=noise_shape, name=f"dropout_{i}"
+                    )
+                )
             between.append(
                 _CELLS[cell](units, return_sequences=True, name=f"{cell}_{i}")
             )
             if layer_norm:
                 between.append(keras.layers.LayerNormalization(name=f"layer_norm_{i}"))
         if dropout:
-            between.append(keras.layers.Dropout(dropout, name="dropout_out"))
+            between.append(
+                keras.layers.Dropout(
+                    dropout, noise_shape=noise_shape, name="dropout_out"
+                )
+            )
         between.append(keras.layers.Dense(vocabulary_size, name="logits"))
         for layer in between:
             x = layer(x)
@@ -161,6 +183,7 @@ class CharLM(keras.Model):
         self.units = units
         self.num_layers = num_layers
         self.dropout = dropout
+        self.variational_dropout = variational_dropout
         self.cell = cell
         self.layer_norm = layer_norm
         self.use_fused_lstm = use_fused_lstm
@@ -274,6 +297,7 @@ class CharLM(keras.Model):
             "units": self.units,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
+            "variational_dropout": self.variational_dropout,
             "cell": self.cell,
             "layer_norm": self.layer_norm,
             "use_fused_lstm": self.use_fused_lstm,

@@ -9,8 +9,11 @@ from keras_chargen.models.build_char_lstm import SEARCH_SPACE
 # Settings a resumed run must share with the run it continues.
 RUN_SETTINGS = (
     "corpus", "seed", "sequence_length", "batch_size", "validation_split",
-    "cell", "layer_norm", "clipnorm", "init_from", *SEARCH_SPACE,
+    "cell", "layer_norm", "clipnorm", "init_from", "weight_decay",
+    "variational_dropout", *SEARCH_SPACE,
 )  # fmt: skip
+# The settings `corpus_size_defaults` may choose (explicit values win).
+SIZE_SETTINGS = (*SEARCH_SPACE, "weight_decay", "variational_dropout")
 
 
 def describe_corpus(corpus, text):

@@ -10,7 +10,7 @@ import keras
 
 from keras_chargen.data.training_data import load_training_data
 from keras_chargen.generation.text_generator import TextGenerator
-from keras_chargen.models.build_char_lstm import SEARCH_SPACE, build_char_lstm
+from keras_chargen.models.build_char_lstm import build_char_lstm
 from keras_chargen.models.loading import load_model
 from keras_chargen.models.presets import describe_source, resolve_model
 from keras_chargen.models.saving import (
@@ -37,6 +37,7 @@ from keras_chargen.training.run_backup import RunBackup
 from keras_chargen.training.run_lock import RunLock
 from keras_chargen.training.run_settings import (
     SIZE_RULE,
+    SIZE_SETTINGS,
     check_settings,
     corpus_size_defaults,
     describe_corpus,
@@ -73,6 +74,8 @@ def train(
     cell="lstm",
     layer_norm=False,
     clipnorm=1.0,
+    weight_decay=None,
+    variational_dropout=None,
     patience=3,
     resume=False,
     init_from=None,
@@ -133,6 +136,11 @@ def train(
         cell, layer_norm, clipnorm, **hyperparameters: see
             `keras_chargen.build_char_lstm` (`embedding_dim`, `lstm_units`,
             `num_layers`, `dropout`, `learning_rate`).
+        weight_decay, variational_dropout: see `keras_chargen.build_char_lstm`.
+            Defaults to `None`: 0 (plain Adam) and `False`, the better
+            settings in one-core runs on 150,000 characters
+            (docs/benchmarks.md); given explicitly, they are recorded with
+            the run's settings.
         patience: int, epochs without improvement before the learning rate
             is halved; early stopping waits twice as long. Defaults to `3`.
         resume: bool, continue an interrupted run with the same settings.
@@ -191,6 +199,12 @@ def train(
         validation_split=validation_split, cell=cell, layer_norm=layer_norm,
         clipnorm=clipnorm, init_from=None, **hyperparameters,
     )  # fmt: skip
+    # Left as None, these come from the corpus' length (corpus_size_defaults).
+    for name, value in (
+        ("weight_decay", weight_decay), ("variational_dropout", variational_dropout)
+    ):  # fmt: skip
+        if value is not None:
+            settings[name] = value
     # With `distributed`, every process trains; only process 0 writes files.
     cluster = join_cluster(distributed, batch_size, minutes=minutes, resume=resume)
     writes = cluster is None or cluster.is_chief
@@ -221,7 +235,7 @@ def train(
         if cluster is not None:  # this process's share of every global batch
             train_ds = cluster.local_batches(train_ds, batch_size)
             val_ds = cluster.local_batches(val_ds, batch_size)
-        fixed = {k: settings[k] for k in SEARCH_SPACE if k in settings}
+        fixed = {k: settings[k] for k in SIZE_SETTINGS if k in settings}
         # Explicit settings win; the rest may come from the corpus' length.
         from_size = {
             k: v for k, v in corpus_size_defaults(len(text)).items() if k not in fixed
