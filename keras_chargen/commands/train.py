@@ -92,14 +92,13 @@ def add_parser(subparsers):
     )
     option(
         "--weight-decay",
-        "AdamW's decoupled weight decay, 0 for plain Adam (default: from the "
-        "corpus' length, see docs/benchmarks.md)",
+        "AdamW's decoupled weight decay (default: 0, plain Adam)",
         type=non_negative_float,
     )
     option(
         "--variational-dropout",
         "one dropout mask per sequence instead of one per time step; "
-        "--no-variational-dropout turns it off (default: from the corpus' length)",
+        "--no-variational-dropout turns it off (default: off)",
         action=argparse.BooleanOptionalAction,
     )
     option(

@@ -64,9 +64,9 @@ def build_char_lstm(
 
     The model maps int ids `(batch, time)` to logits
     `(batch, time, vocabulary_size)`. It is compiled with Adam (gradient
-    clipping by `clipnorm`; AdamW when `weight_decay` > 0), sparse categorical cross-entropy from logits
-    that ignores padding (id 0), and the metrics `PerplexityMetric`,
-    `BitsPerCharacter` and accuracy.
+    clipping by `clipnorm`; AdamW when `weight_decay` > 0), sparse
+    categorical cross-entropy from logits that ignores padding (id 0), and
+    the metrics `PerplexityMetric`, `BitsPerCharacter` and accuracy.
 
     Args:
         hp: Optional `keras_tuner.HyperParameters`. Defaults to `None`.

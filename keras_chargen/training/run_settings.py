@@ -12,8 +12,8 @@ RUN_SETTINGS = (
     "cell", "layer_norm", "clipnorm", "init_from", "weight_decay",
     "variational_dropout", *SEARCH_SPACE,
 )  # fmt: skip
-# The settings `corpus_size_defaults` may choose (explicit values win).
-SIZE_SETTINGS = (*SEARCH_SPACE, "weight_decay", "variational_dropout")
+# The run settings that `train` passes on to `build_char_lstm`.
+MODEL_SETTINGS = (*SEARCH_SPACE, "weight_decay", "variational_dropout")
 
 
 def describe_corpus(corpus, text):

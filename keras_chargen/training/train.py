@@ -36,8 +36,8 @@ from keras_chargen.training.distributed import join_cluster, training_scope
 from keras_chargen.training.run_backup import RunBackup
 from keras_chargen.training.run_lock import RunLock
 from keras_chargen.training.run_settings import (
+    MODEL_SETTINGS,
     SIZE_RULE,
-    SIZE_SETTINGS,
     check_settings,
     corpus_size_defaults,
     describe_corpus,
@@ -199,7 +199,7 @@ def train(
         validation_split=validation_split, cell=cell, layer_norm=layer_norm,
         clipnorm=clipnorm, init_from=None, **hyperparameters,
     )  # fmt: skip
-    # Left as None, these come from the corpus' length (corpus_size_defaults).
+    # Recorded only when given, so backups of older runs still resume.
     for name, value in (
         ("weight_decay", weight_decay), ("variational_dropout", variational_dropout)
     ):  # fmt: skip
@@ -235,7 +235,7 @@ def train(
         if cluster is not None:  # this process's share of every global batch
             train_ds = cluster.local_batches(train_ds, batch_size)
             val_ds = cluster.local_batches(val_ds, batch_size)
-        fixed = {k: settings[k] for k in SIZE_SETTINGS if k in settings}
+        fixed = {k: settings[k] for k in MODEL_SETTINGS if k in settings}
         # Explicit settings win; the rest may come from the corpus' length.
         from_size = {
             k: v for k, v in corpus_size_defaults(len(text)).items() if k not in fixed
